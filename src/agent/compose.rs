@@ -1,0 +1,582 @@
+//! Turns tool outputs into an [`Answer`]. Every figure is copied from a tool
+//! result; the wording around it is fixed text.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+use super::answer::{Answer, Basis, Citation, Table};
+use super::planner::{Intent, Slots};
+use super::tools::ToolOutput;
+use crate::costs::money::{self, format, format_change, format_percent, percent_change};
+use crate::costs::periods::Period;
+use crate::costs::{CostResult, Dimension};
+use crate::retrieval::Hit;
+
+/// How group keys read to people.
+pub struct Labels {
+    pub accounts: Vec<(String, String)>,
+}
+
+impl Labels {
+    pub fn key(&self, dims: &[Dimension], keys: &[String]) -> String {
+        keys.iter()
+            .enumerate()
+            .map(|(i, k)| match dims.get(i) {
+                Some(Dimension::LinkedAccount) => {
+                    match self.accounts.iter().find(|(_, id)| id == k) {
+                        Some((name, id)) => format!("{name} ({id})"),
+                        None => k.clone(),
+                    }
+                }
+                Some(Dimension::Tag(tag)) => {
+                    let v = k.strip_prefix(&format!("{tag}$")).unwrap_or(k);
+                    if v.is_empty() {
+                        format!("(no {tag} tag)")
+                    } else {
+                        v.to_string()
+                    }
+                }
+                _ if k.is_empty() => "(none)".to_string(),
+                _ => k.clone(),
+            })
+            .collect::<Vec<_>>()
+            .join(" · ")
+    }
+}
+
+fn scope(s: &Slots) -> String {
+    let mut parts = Vec::new();
+    if !s.services.is_empty() {
+        parts.push(
+            s.services
+                .iter()
+                .map(|m| m.display.clone())
+                .collect::<Vec<_>>()
+                .join(" and "),
+        );
+    }
+    let mut filters = Vec::new();
+    if !s.accounts.is_empty() {
+        filters.push(format!("account {}", s.accounts.join(", ")));
+    }
+    if !s.regions.is_empty() {
+        filters.push(s.regions.join(", "));
+    }
+    for t in &s.tags {
+        filters.push(format!("{} {}", t.key, t.values.join("/")));
+    }
+    let what = if parts.is_empty() {
+        "AWS".to_string()
+    } else {
+        parts.join(" ")
+    };
+    if filters.is_empty() {
+        what
+    } else {
+        format!("{what} ({})", filters.join("; "))
+    }
+}
+
+pub fn basis(result: &CostResult, compared: Option<&Period>, sample: bool) -> Basis {
+    let p = result.query.period;
+    Basis {
+        period: p.label(),
+        start: p.start,
+        end_inclusive: p.last_day(),
+        compared_with: compared.map(|c| c.label()),
+        metric: result.query.metric.label().to_string(),
+        credits_refunds_excluded: !result.query.include_credits_refunds,
+        source: if sample {
+            "sample data".into()
+        } else {
+            "AWS Cost Explorer".into()
+        },
+        sample_data: sample,
+        estimated: result.estimated(),
+        cached: result.cached,
+    }
+}
+
+fn share(part: Decimal, total: Decimal) -> String {
+    if total.is_zero() {
+        "–".into()
+    } else {
+        format!("{:.1}%", (part / total * Decimal::from(100)).round_dp(1))
+    }
+}
+
+fn cite(hits: &[Hit], answer: &mut Answer) {
+    for h in hits {
+        answer.citations.push(Citation {
+            title: h.title.clone(),
+            section: h.section.clone(),
+            guide: h.guide.clone(),
+            source_url: h.source_url.clone(),
+        });
+    }
+}
+
+fn first_sentences(text: &str, max_chars: usize) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.len() <= max_chars {
+        return flat;
+    }
+    let cut = flat
+        .char_indices()
+        .take_while(|(i, _)| *i < max_chars)
+        .last()
+        .map(|(i, _)| i)
+        .unwrap_or(0);
+    let head = &flat[..cut];
+    match head.rfind(". ") {
+        Some(dot) if dot > max_chars / 3 => head[..=dot].to_string(),
+        _ => format!("{}…", head.trim_end()),
+    }
+}
+
+pub fn compose(
+    slots: &Slots,
+    outputs: &[ToolOutput],
+    labels: &Labels,
+    sample: bool,
+    today: NaiveDate,
+) -> Answer {
+    let mut a = Answer::default();
+    let what = scope(slots);
+    for out in outputs {
+        match out {
+            ToolOutput::Costs { result, top_n } => {
+                costs(slots, result, *top_n, &what, labels, sample, &mut a)
+            }
+            ToolOutput::Comparison {
+                current,
+                previous,
+                movers,
+                top_n,
+            } => {
+                let before = previous.total();
+                let after = current.total();
+                let change = after - before;
+                let unit = &current.unit;
+                let direction = if change > Decimal::ZERO {
+                    "went up"
+                } else if change < Decimal::ZERO {
+                    "went down"
+                } else {
+                    "did not change"
+                };
+                let pct = percent_change(before, after)
+                    .map(|p| format!(" ({})", format_percent(p)))
+                    .unwrap_or_default();
+                a.summary = format!(
+                    "{what} spend {direction} by {}{pct}: {} in {} against {} in {}.",
+                    format(change.abs(), unit),
+                    format(after, unit),
+                    current.query.period.label(),
+                    format(before, unit),
+                    previous.query.period.label()
+                );
+                a.figure(
+                    format!("{what}, {}", current.query.period.label()),
+                    after,
+                    unit,
+                );
+                a.figure(
+                    format!("{what}, {}", previous.query.period.label()),
+                    before,
+                    unit,
+                );
+                a.figure("Change", change, unit);
+                let dims = &current.query.group_by;
+                let shown: Vec<_> = movers
+                    .iter()
+                    .filter(|m| !m.change.is_zero())
+                    .take(*top_n)
+                    .collect();
+                if let Some(top) = shown.first() {
+                    let same_direction = top.change.is_sign_positive() == change.is_sign_positive();
+                    let share_of_change = if !change.is_zero() && same_direction {
+                        format!(
+                            ", {} of the change",
+                            share(top.change.abs(), change.abs()).replace('–', "n/a")
+                        )
+                    } else {
+                        String::new()
+                    };
+                    a.summary.push_str(&format!(
+                        " The biggest mover was {} ({}{share_of_change}).",
+                        labels.key(dims, &top.key),
+                        format_change(top.change, unit)
+                    ));
+                    a.table = Some(Table {
+                        columns: vec![
+                            dims.iter()
+                                .map(|d| d.label())
+                                .collect::<Vec<_>>()
+                                .join(" · "),
+                            previous.query.period.label(),
+                            current.query.period.label(),
+                            "Change".into(),
+                            "%".into(),
+                        ],
+                        rows: shown
+                            .iter()
+                            .map(|m| {
+                                vec![
+                                    labels.key(dims, &m.key),
+                                    format(m.before, unit),
+                                    format(m.after, unit),
+                                    format_change(m.change, unit),
+                                    percent_change(m.before, m.after)
+                                        .map(format_percent)
+                                        .unwrap_or_else(|| "new".into()),
+                                ]
+                            })
+                            .collect(),
+                    });
+                }
+                if current.query.period.days() != previous.query.period.days() {
+                    a.notes.push(format!(
+                        "The periods differ in length ({} vs {} days); compare daily averages before drawing conclusions.",
+                        current.query.period.days(),
+                        previous.query.period.days()
+                    ));
+                }
+                a.basis = Some(basis(current, Some(&previous.query.period), sample));
+                a.suggestions = vec![
+                    "Break that down by region".into(),
+                    "And the week before?".into(),
+                    "How did you get that?".into(),
+                ];
+            }
+            ToolOutput::Forecast {
+                forecast: f,
+                history,
+                filtered,
+            } => {
+                let unit = &history.unit;
+                let month = crate::costs::periods::month_name(
+                    f.month_start.format("%m").to_string().parse().unwrap_or(1),
+                );
+                a.summary = format!(
+                    "{what} is on course to end {month} at about {} (80% range {} to {}), with {} spent through {}.",
+                    format(f.forecast_total, unit),
+                    format(f.low, unit),
+                    format(f.high, unit),
+                    format(f.actual_to_date, unit),
+                    f.actual_through.map(|d| Period::day(d).label()).unwrap_or_else(|| "today (no complete day yet)".into())
+                );
+                a.figure("Actual month to date", f.actual_to_date, unit);
+                a.figure("Forecast month total", f.forecast_total, unit);
+                a.figure("Forecast low (80%)", f.low, unit);
+                a.figure("Forecast high (80%)", f.high, unit);
+                match (f.budget, *filtered) {
+                    (Some(b), _) => {
+                        a.figure("Monthly budget", b, unit);
+                        let gap = f.forecast_total - b;
+                        if gap > Decimal::ZERO {
+                            a.summary.push_str(&format!(
+                                " That is {} over the {} budget{}.",
+                                format(gap, unit),
+                                format(b, unit),
+                                f.budget_crossed_on.map(|d| format!(", which would be passed on {}", Period::day(d).label())).unwrap_or_default()
+                            ));
+                            a.figure("Forecast over budget", gap, unit);
+                        } else {
+                            a.summary.push_str(&format!(" That is {} under the {} budget.", format(-gap, unit), format(b, unit)));
+                            a.figure("Forecast under budget", -gap, unit);
+                        }
+                    }
+                    (None, true) => a.notes.push("The budget applies to the whole bill, so it is not compared with a filtered forecast.".into()),
+                    (None, false) => a.notes.push("No monthly budget is configured; set budget_monthly (or COSTBOT_BUDGET_MONTHLY) to compare.".into()),
+                }
+                a.details.push(format!(
+                    "Method: costbot's own projection, not AWS's forecast: a linear trend times a day-of-week factor, fitted on {} complete days; today's partial data is replaced by the projection.",
+                    f.history_days
+                ));
+                let mut b = basis(history, None, sample);
+                b.period = format!(
+                    "{} (history used: {})",
+                    Period::new(f.month_start, f.month_end.succ_opt().unwrap_or(f.month_end))
+                        .label(),
+                    history.query.period.label()
+                );
+                a.basis = Some(b);
+                a.suggestions = vec![
+                    "Any anomalies this month?".into(),
+                    "Top 5 services this month".into(),
+                ];
+            }
+            ToolOutput::Anomalies {
+                anomalies,
+                window,
+                history,
+            } => {
+                let unit = &history.unit;
+                let dims = &history.query.group_by;
+                if anomalies.is_empty() {
+                    a.summary = format!(
+                        "No unusual spikes in {what} spend between {}.",
+                        window.label()
+                    );
+                } else {
+                    let top = &anomalies[0];
+                    let total: Decimal = anomalies.iter().map(|x| x.impact).sum();
+                    a.summary = format!(
+                        "Found {} unusual spike{} in {what} spend in {}, about {} above normal in all. The largest: {} on {}, {} against a typical {} a day.",
+                        anomalies.len(),
+                        if anomalies.len() == 1 { "" } else { "s" },
+                        window.label(),
+                        format(total, unit),
+                        labels.key(dims, &top.key.split(" / ").map(String::from).collect::<Vec<_>>()),
+                        Period::day(top.peak_day).label(),
+                        format(top.peak_amount, unit),
+                        format(top.expected_daily, unit)
+                    );
+                    a.figure("Total above normal", total, unit);
+                    a.table = Some(Table {
+                        columns: vec![
+                            dims.iter()
+                                .map(|d| d.label())
+                                .collect::<Vec<_>>()
+                                .join(" · "),
+                            "Days".into(),
+                            "Peak day".into(),
+                            "Peak".into(),
+                            "Typical day".into(),
+                            "Above normal".into(),
+                        ],
+                        rows: anomalies
+                            .iter()
+                            .take(10)
+                            .map(|x| {
+                                vec![
+                                    labels.key(
+                                        dims,
+                                        &x.key.split(" / ").map(String::from).collect::<Vec<_>>(),
+                                    ),
+                                    Period::inclusive(x.first_day, x.last_day).label(),
+                                    x.peak_day.to_string(),
+                                    format(x.peak_amount, unit),
+                                    format(x.expected_daily, unit),
+                                    format(x.impact, unit),
+                                ]
+                            })
+                            .collect(),
+                    });
+                }
+                a.details.push("Method: each day is compared with the median of the 28 days before it; a day counts as unusual when it is more than 4 robust deviations (MAD) and at least $25 above that median.".into());
+                let mut b = basis(history, None, sample);
+                b.period = window.label();
+                b.start = window.start;
+                b.end_inclusive = window.last_day();
+                a.basis = Some(b);
+                a.suggestions = vec![
+                    "Why did EC2 go up last week?".into(),
+                    "How do I cut our NAT gateway bill?".into(),
+                ];
+            }
+            ToolOutput::Guides { hits } => {
+                if slots.intent == Intent::Advice {
+                    match hits.first() {
+                        Some(h) => {
+                            let head = if a.summary.is_empty() {
+                                String::new()
+                            } else {
+                                format!("{} ", a.summary)
+                            };
+                            a.summary = format!(
+                                "{head}From the guide \"{}\": {}",
+                                h.title,
+                                first_sentences(&h.text, 320)
+                            );
+                            for more in hits.iter().skip(1) {
+                                a.details.push(format!(
+                                    "See also \"{}\" ({}): {}",
+                                    more.title,
+                                    more.section,
+                                    first_sentences(&more.text, 200)
+                                ));
+                            }
+                            if let Some(s) = &h.typical_savings {
+                                a.details.insert(0, format!("Typical savings: {s}."));
+                            }
+                        }
+                        None => {
+                            a.summary = "I found no guide about that. Try naming the service or the technique, e.g. \"How do I save on S3 storage?\"".into();
+                        }
+                    }
+                }
+                cite(hits, &mut a);
+            }
+        }
+    }
+    if slots.intent == Intent::Advice {
+        // The spend figure (if any) was composed first; keep advice first in the summary.
+        if let Some(pos) = a.summary.find("From the guide") {
+            if pos > 0 {
+                let (spend, advice) = a.summary.split_at(pos);
+                a.summary = format!("{} {}", advice.trim(), spend.trim());
+            }
+        }
+    }
+    let _ = today;
+    a
+}
+
+fn costs(
+    slots: &Slots,
+    result: &CostResult,
+    top_n: Option<usize>,
+    what: &str,
+    labels: &Labels,
+    sample: bool,
+    a: &mut Answer,
+) {
+    let unit = &result.unit;
+    let total = result.total();
+    let period = result.query.period;
+    let dims = &result.query.group_by;
+    match slots.intent {
+        Intent::Advice => {
+            a.summary = format!(
+                "{what} spend in the last 30 days ({}): {}.",
+                period.label(),
+                format(total, unit)
+            );
+            a.figure(format!("{what}, {}", period.label()), total, unit);
+            a.basis = Some(basis(result, None, sample));
+        }
+        Intent::Trend => {
+            let series = result.series();
+            let days = series.len().max(1);
+            let avg = total / Decimal::from(days as u64);
+            let monthly = result.query.granularity == crate::costs::Granularity::Monthly;
+            let step = if monthly { "month" } else { "day" };
+            let (peak_d, peak) = series
+                .iter()
+                .max_by(|x, y| x.1.cmp(&y.1))
+                .cloned()
+                .unwrap_or((period.start, Decimal::ZERO));
+            let (low_d, low) = series
+                .iter()
+                .min_by(|x, y| x.1.cmp(&y.1))
+                .cloned()
+                .unwrap_or((period.start, Decimal::ZERO));
+            a.summary = format!(
+                "{what} spend in {}: {} in all, {} a {step} on average; highest {} ({}), lowest {} ({}).",
+                period.label(),
+                format(total, unit),
+                format(money::cents(avg), unit),
+                format(peak, unit),
+                peak_d,
+                format(low, unit),
+                low_d
+            );
+            a.figure(format!("{what}, {}", period.label()), total, unit);
+            a.figure(format!("Average per {step}"), money::cents(avg), unit);
+            a.figure(format!("Highest {step}"), peak, unit);
+            a.figure(format!("Lowest {step}"), low, unit);
+            a.table = Some(Table {
+                columns: vec![
+                    if monthly {
+                        "Month".into()
+                    } else {
+                        "Day".into()
+                    },
+                    "Cost".into(),
+                ],
+                rows: series
+                    .iter()
+                    .map(|(d, v)| {
+                        vec![
+                            if monthly {
+                                d.format("%Y-%m").to_string()
+                            } else {
+                                d.to_string()
+                            },
+                            format(*v, unit),
+                        ]
+                    })
+                    .collect(),
+            });
+            a.basis = Some(basis(result, None, sample));
+            a.suggestions = vec![
+                "Any anomalies in this period?".into(),
+                "Break that down by service".into(),
+            ];
+        }
+        Intent::Breakdown => {
+            let groups = result.totals_by_group();
+            let n = top_n.unwrap_or(10);
+            let dim_label = dims
+                .iter()
+                .map(|d| d.label())
+                .collect::<Vec<_>>()
+                .join(" · ");
+            if let Some((top_key, top_amount)) = groups.first() {
+                a.summary = format!(
+                    "{what} spend in {} was {} across {} {}s; the largest was {} at {} ({}).",
+                    period.label(),
+                    format(total, unit),
+                    groups.len(),
+                    dim_label,
+                    labels.key(dims, top_key),
+                    format(*top_amount, unit),
+                    share(*top_amount, total)
+                );
+            } else {
+                a.summary = format!("No {what} spend in {}.", period.label());
+            }
+            a.figure(format!("{what}, {}", period.label()), total, unit);
+            let mut rows: Vec<Vec<String>> = groups
+                .iter()
+                .take(n)
+                .map(|(k, v)| vec![labels.key(dims, k), format(*v, unit), share(*v, total)])
+                .collect();
+            if groups.len() > n {
+                let rest: Decimal = groups.iter().skip(n).map(|(_, v)| *v).sum();
+                rows.push(vec![
+                    format!("Other ({} more)", groups.len() - n),
+                    format(rest, unit),
+                    share(rest, total),
+                ]);
+            }
+            rows.push(vec!["Total".into(), format(total, unit), "100.0%".into()]);
+            a.table = Some(Table {
+                columns: vec![dim_label, "Cost".into(), "Share".into()],
+                rows,
+            });
+            a.basis = Some(basis(result, None, sample));
+            a.suggestions = vec![
+                "Why did it change from the month before?".into(),
+                "Only prod".into(),
+                "How did you get that?".into(),
+            ];
+        }
+        _ => {
+            let days = period.days().max(1);
+            a.summary = format!(
+                "{what} spend in {}: {}.",
+                period.label(),
+                format(total, unit)
+            );
+            a.figure(format!("{what}, {}", period.label()), total, unit);
+            if days > 1 {
+                let avg = money::cents(total / Decimal::from(days));
+                a.summary.push_str(&format!(
+                    " That is {} a day on average over {} days.",
+                    format(avg, unit),
+                    days
+                ));
+                a.figure("Average per day", avg, unit);
+            }
+            a.basis = Some(basis(result, None, sample));
+            a.suggestions = vec![
+                "Break that down by service".into(),
+                "And the month before?".into(),
+                "How did you get that?".into(),
+            ];
+        }
+    }
+}

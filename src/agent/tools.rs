@@ -1,0 +1,415 @@
+//! The tools the Agent (and later an LLM) can call. Read-only: none of them
+//! changes anything in AWS. Each has a JSON Schema for its arguments.
+
+use std::sync::Arc;
+
+use chrono::{Duration, NaiveDate};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::costs::analysis::{self, Anomaly, AnomalySettings, Forecast, Mover};
+use crate::costs::periods::{add_months, month_start, Period};
+use crate::costs::services::{self, UnknownService};
+use crate::costs::{
+    CostError, CostFilter, CostQuery, CostResult, CostSource, Dimension, Granularity, Metric,
+    TagFilter,
+};
+use crate::retrieval::{Hit, RetrievalError, Retriever};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    #[error(transparent)]
+    Cost(#[from] CostError),
+    #[error(transparent)]
+    UnknownService(#[from] UnknownService),
+    #[error("'{given}' is not an account I know; known accounts: {}", known.join(", "))]
+    UnknownAccount { given: String, known: Vec<String> },
+    #[error("the arguments for {tool} are not valid: {message}")]
+    BadArguments { tool: String, message: String },
+    #[error("there is no tool named '{0}'")]
+    UnknownTool(String),
+    #[error(transparent)]
+    Retrieval(#[from] RetrievalError),
+}
+
+#[derive(Debug, Clone)]
+pub enum ToolOutput {
+    Costs {
+        result: CostResult,
+        top_n: Option<usize>,
+    },
+    Comparison {
+        current: CostResult,
+        previous: CostResult,
+        movers: Vec<Mover>,
+        top_n: usize,
+    },
+    Forecast {
+        forecast: Forecast,
+        history: CostResult,
+        filtered: bool,
+    },
+    Anomalies {
+        anomalies: Vec<Anomaly>,
+        window: Period,
+        history: CostResult,
+    },
+    Guides {
+        hits: Vec<Hit>,
+    },
+}
+
+impl ToolOutput {
+    /// The Cost Explorer results behind this output.
+    pub fn results(&self) -> Vec<&CostResult> {
+        match self {
+            ToolOutput::Costs { result, .. } => vec![result],
+            ToolOutput::Comparison {
+                current, previous, ..
+            } => vec![current, previous],
+            ToolOutput::Forecast { history, .. } | ToolOutput::Anomalies { history, .. } => {
+                vec![history]
+            }
+            ToolOutput::Guides { .. } => vec![],
+        }
+    }
+}
+
+/// Tool definitions in the OpenAI function-calling shape.
+pub fn definitions() -> Value {
+    let range = json!({
+        "type": "object",
+        "properties": {
+            "start": { "type": "string", "format": "date", "description": "First day, YYYY-MM-DD" },
+            "end": { "type": "string", "format": "date", "description": "Last day, inclusive, YYYY-MM-DD" }
+        },
+        "required": ["start", "end"],
+        "additionalProperties": false
+    });
+    let filter = json!({
+        "type": "object",
+        "properties": {
+            "services": { "type": "array", "items": { "type": "string" }, "description": "Services as people say them (EC2, S3, NAT gateway) or Cost Explorer SERVICE names" },
+            "accounts": { "type": "array", "items": { "type": "string" }, "description": "Account names or 12-digit ids" },
+            "regions": { "type": "array", "items": { "type": "string" } },
+            "tags": { "type": "object", "additionalProperties": { "type": "array", "items": { "type": "string" } }, "description": "Tag key to accepted values" }
+        },
+        "additionalProperties": false
+    });
+    let group_by = json!({
+        "type": "array", "maxItems": 2,
+        "items": { "type": "string", "pattern": "^(SERVICE|LINKED_ACCOUNT|REGION|USAGE_TYPE|INSTANCE_TYPE|TAG:.+)$" },
+        "description": "Up to two of SERVICE, LINKED_ACCOUNT, REGION, USAGE_TYPE, INSTANCE_TYPE, TAG:<key>"
+    });
+    let metric = json!({ "type": "string", "enum": ["UnblendedCost", "AmortizedCost", "NetUnblendedCost", "NetAmortizedCost", "BlendedCost"], "default": "UnblendedCost" });
+    let credits = json!({ "type": "boolean", "default": false, "description": "Include credits and refunds (excluded by default)" });
+    json!([
+        { "type": "function", "function": {
+            "name": "get_cost_and_usage",
+            "description": "Cost for a period from AWS Cost Explorer, optionally grouped and filtered.",
+            "parameters": { "type": "object", "properties": {
+                "period": range, "group_by": group_by, "filter": filter, "metric": metric,
+                "granularity": { "type": "string", "enum": ["DAILY", "MONTHLY"], "default": "MONTHLY" },
+                "include_credits_refunds": credits,
+                "top_n": { "type": "integer", "minimum": 1, "maximum": 50 }
+            }, "required": ["period"], "additionalProperties": false }
+        }},
+        { "type": "function", "function": {
+            "name": "compare_periods",
+            "description": "Compare two periods and list the groups that moved most.",
+            "parameters": { "type": "object", "properties": {
+                "current": range, "previous": range, "group_by": group_by, "filter": filter, "metric": metric,
+                "include_credits_refunds": credits,
+                "top_n": { "type": "integer", "minimum": 1, "maximum": 50, "default": 5 }
+            }, "required": ["current", "previous"], "additionalProperties": false }
+        }},
+        { "type": "function", "function": {
+            "name": "forecast_month_end",
+            "description": "Forecast the current month's total from recent daily spend (trend and day-of-week), against the configured budget.",
+            "parameters": { "type": "object", "properties": {
+                "month": { "type": "string", "pattern": "^\\d{4}-\\d{2}$" }, "filter": filter, "metric": metric, "include_credits_refunds": credits
+            }, "additionalProperties": false }
+        }},
+        { "type": "function", "function": {
+            "name": "find_anomalies",
+            "description": "Find unusual daily spikes in a period, per group, with their size in dollars.",
+            "parameters": { "type": "object", "properties": {
+                "period": range, "group_by": group_by, "filter": filter, "metric": metric, "include_credits_refunds": credits
+            }, "required": ["period"], "additionalProperties": false }
+        }},
+        { "type": "function", "function": {
+            "name": "search_guides",
+            "description": "Search costbot's optimization guides; returns passages with title, section and source link.",
+            "parameters": { "type": "object", "properties": {
+                "query": { "type": "string" },
+                "services": { "type": "array", "items": { "type": "string" } },
+                "k": { "type": "integer", "minimum": 1, "maximum": 10, "default": 3 }
+            }, "required": ["query"], "additionalProperties": false }
+        }}
+    ])
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RangeArg {
+    start: NaiveDate,
+    end: NaiveDate,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FilterArg {
+    #[serde(default)]
+    services: Vec<String>,
+    #[serde(default)]
+    accounts: Vec<String>,
+    #[serde(default)]
+    regions: Vec<String>,
+    #[serde(default)]
+    tags: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CostArgs {
+    #[serde(default)]
+    period: Option<RangeArg>,
+    #[serde(default)]
+    current: Option<RangeArg>,
+    #[serde(default)]
+    previous: Option<RangeArg>,
+    #[serde(default)]
+    month: Option<String>,
+    #[serde(default)]
+    group_by: Vec<String>,
+    #[serde(default)]
+    filter: FilterArg,
+    #[serde(default)]
+    metric: Option<String>,
+    #[serde(default)]
+    granularity: Option<Granularity>,
+    #[serde(default)]
+    include_credits_refunds: bool,
+    #[serde(default)]
+    top_n: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GuideArgs {
+    query: String,
+    #[serde(default)]
+    services: Vec<String>,
+    #[serde(default)]
+    k: Option<usize>,
+}
+
+pub struct Tools {
+    pub source: Arc<dyn CostSource>,
+    pub retriever: Arc<dyn Retriever>,
+    pub budget: Option<Decimal>,
+    /// Configured accounts that have their own connection.
+    pub connections: Vec<String>,
+}
+
+impl Tools {
+    pub async fn call(
+        &self,
+        name: &str,
+        arguments: &Value,
+        today: NaiveDate,
+    ) -> Result<ToolOutput, ToolError> {
+        let bad = |message: String| ToolError::BadArguments {
+            tool: name.to_string(),
+            message,
+        };
+        if name == "search_guides" {
+            let a: GuideArgs =
+                serde_json::from_value(arguments.clone()).map_err(|e| bad(e.to_string()))?;
+            let hits = self
+                .retriever
+                .search(&a.query, &a.services, a.k.unwrap_or(3).clamp(1, 10))
+                .await?;
+            return Ok(ToolOutput::Guides { hits });
+        }
+        let a: CostArgs =
+            serde_json::from_value(arguments.clone()).map_err(|e| bad(e.to_string()))?;
+        let mut base = CostQuery::new(Period::day(today));
+        base.metric = match &a.metric {
+            Some(m) => Metric::parse(m).ok_or_else(|| bad(format!("unknown metric '{m}'")))?,
+            None => Metric::UnblendedCost,
+        };
+        base.include_credits_refunds = a.include_credits_refunds;
+        self.apply_filter(&a.filter, &mut base)?;
+        base.group_by = a
+            .group_by
+            .iter()
+            .map(|g| parse_dimension(g).ok_or_else(|| bad(format!("cannot group by '{g}'"))))
+            .collect::<Result<_, _>>()?;
+        if base.group_by.len() > 2 {
+            return Err(bad("group_by takes at most two dimensions".into()));
+        }
+        let period = |r: &Option<RangeArg>, field: &str| -> Result<Period, ToolError> {
+            let r = r
+                .as_ref()
+                .ok_or_else(|| bad(format!("'{field}' is required")))?;
+            if r.end < r.start {
+                return Err(bad(format!("'{field}' ends before it starts")));
+            }
+            if r.start > today {
+                return Err(bad(format!(
+                    "'{field}' starts in the future; there is no cost data for it yet"
+                )));
+            }
+            // Cost Explorer's End is exclusive; never ask past tomorrow.
+            Ok(Period::inclusive(r.start, r.end.min(today)))
+        };
+        match name {
+            "get_cost_and_usage" => {
+                let mut q = base;
+                q.period = period(&a.period, "period")?;
+                q.granularity = a.granularity.unwrap_or(Granularity::Monthly);
+                let result = self.source.cost_and_usage(&q).await?;
+                Ok(ToolOutput::Costs {
+                    result,
+                    top_n: a.top_n,
+                })
+            }
+            "compare_periods" => {
+                let mut cur = base.clone();
+                cur.period = period(&a.current, "current")?;
+                cur.granularity = Granularity::Monthly;
+                let mut prev = base;
+                prev.period = period(&a.previous, "previous")?;
+                prev.granularity = Granularity::Monthly;
+                let previous = self.source.cost_and_usage(&prev).await?;
+                let current = self.source.cost_and_usage(&cur).await?;
+                let movers = analysis::movers(&previous, &current);
+                Ok(ToolOutput::Comparison {
+                    current,
+                    previous,
+                    movers,
+                    top_n: a.top_n.unwrap_or(5),
+                })
+            }
+            "forecast_month_end" => {
+                let this_month = month_start(today);
+                if let Some(m) = &a.month {
+                    if *m != this_month.format("%Y-%m").to_string() {
+                        return Err(bad(format!(
+                            "only the current month ({}) can be forecast",
+                            this_month.format("%Y-%m")
+                        )));
+                    }
+                }
+                let mut q = base;
+                q.group_by.clear();
+                q.granularity = Granularity::Daily;
+                // Eight weeks of complete days: enough for a trend and the weekly rhythm.
+                q.period = Period::new((today - Duration::days(56)).min(this_month), today);
+                if q.period.start >= q.period.end {
+                    q.period = Period::day(today);
+                }
+                let filtered = !q.filter.is_empty();
+                let history = self.source.cost_and_usage(&q).await?;
+                let budget = if filtered { None } else { self.budget };
+                let forecast = analysis::forecast_month(&history.series(), today, budget);
+                debug_assert!(add_months(this_month, 1) > today);
+                Ok(ToolOutput::Forecast {
+                    forecast,
+                    history,
+                    filtered,
+                })
+            }
+            "find_anomalies" => {
+                let window = period(&a.period, "period")?;
+                let settings = AnomalySettings::default();
+                let mut q = base;
+                if q.group_by.is_empty() {
+                    q.group_by = vec![Dimension::Service];
+                }
+                q.granularity = Granularity::Daily;
+                q.period = Period::new(
+                    window.start - Duration::days(settings.baseline_days as i64),
+                    window.end,
+                );
+                let history = self.source.cost_and_usage(&q).await?;
+                let found = analysis::anomalies(
+                    &history.series_by_group(),
+                    (window.start, window.last_day()),
+                    settings,
+                );
+                Ok(ToolOutput::Anomalies {
+                    anomalies: found,
+                    window,
+                    history,
+                })
+            }
+            other => Err(ToolError::UnknownTool(other.to_string())),
+        }
+    }
+
+    fn apply_filter(&self, f: &FilterArg, q: &mut CostQuery) -> Result<(), ToolError> {
+        let mut filter = CostFilter::default();
+        for s in &f.services {
+            let m = services::resolve(s)?;
+            for svc in m.services {
+                if !filter.services.contains(&svc) {
+                    filter.services.push(svc);
+                }
+            }
+            filter.usage_type_contains.extend(m.usage_type_contains);
+        }
+        let known = self.source.known_accounts();
+        for a in &f.accounts {
+            if self.connections.iter().any(|c| c.eq_ignore_ascii_case(a)) {
+                q.connection = Some(a.clone());
+                continue;
+            }
+            if a.len() == 12 && a.chars().all(|c| c.is_ascii_digit()) {
+                filter.accounts.push(a.clone());
+                continue;
+            }
+            match known.iter().find(|(n, _)| n.eq_ignore_ascii_case(a)) {
+                Some((_, id)) => filter.accounts.push(id.clone()),
+                None => {
+                    return Err(ToolError::UnknownAccount {
+                        given: a.clone(),
+                        known: known
+                            .iter()
+                            .map(|(n, _)| n.clone())
+                            .chain(self.connections.iter().cloned())
+                            .collect(),
+                    })
+                }
+            }
+        }
+        filter.regions = f.regions.clone();
+        filter.tags = f
+            .tags
+            .iter()
+            .map(|(k, v)| TagFilter {
+                key: k.clone(),
+                values: v.clone(),
+            })
+            .collect();
+        q.filter = filter;
+        Ok(())
+    }
+}
+
+pub fn parse_dimension(s: &str) -> Option<Dimension> {
+    let t = s.trim();
+    if let Some(k) = t.strip_prefix("TAG:").or_else(|| t.strip_prefix("tag:")) {
+        return (!k.is_empty()).then(|| Dimension::Tag(k.to_string()));
+    }
+    match t.to_ascii_uppercase().as_str() {
+        "SERVICE" => Some(Dimension::Service),
+        "LINKED_ACCOUNT" => Some(Dimension::LinkedAccount),
+        "REGION" => Some(Dimension::Region),
+        "USAGE_TYPE" => Some(Dimension::UsageType),
+        "INSTANCE_TYPE" => Some(Dimension::InstanceType),
+        _ => Dimension::parse(t),
+    }
+}

@@ -1,0 +1,466 @@
+//! Typed configuration: `costbot.toml` (optional) overlaid by `COSTBOT_*`
+//! environment variables. Secrets are wrapped so they never print.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize, Serializer};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("could not read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {name} has an invalid value: {message}")]
+    Env { name: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A secret value: shown as `[redacted]` in Debug, Display and Serialize.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// The built-in sample organization: no AWS account needed.
+    #[default]
+    Sample,
+    /// AWS Cost Explorer.
+    Explorer,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where the SQLite database lives. Default: the platform data directory.
+    pub data_dir: PathBuf,
+    /// IANA time zone used to say what "today" and "last week" mean.
+    pub timezone: String,
+    pub source: SourceKind,
+    /// Monthly budget in the bill's currency, used by forecasts.
+    pub budget_monthly: Option<Decimal>,
+    /// Directory of optimization guides; the copy built into the binary is used when absent.
+    pub knowledge_dir: Option<PathBuf>,
+    pub aws: AwsConfig,
+    pub cache: CacheConfig,
+    pub server: ServerConfig,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AwsConfig {
+    /// Cost Explorer's endpoint lives in us-east-1.
+    pub region: String,
+    /// Override the endpoint (tests, VPC endpoints).
+    pub endpoint_url: Option<String>,
+    /// Named profile for the default connection.
+    pub profile: Option<String>,
+    /// Role to assume for the default connection.
+    pub role_arn: Option<String>,
+    /// Accounts by name: linked accounts to filter on, or separate
+    /// connections (their own profile or role) such as a second organization.
+    pub accounts: Vec<AccountConfig>,
+    /// Upper bound on Cost Explorer requests (pages) for one question.
+    pub max_requests_per_question: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AccountConfig {
+    pub name: String,
+    /// 12-digit account id, used to filter by LINKED_ACCOUNT.
+    pub id: Option<String>,
+    pub profile: Option<String>,
+    pub role_arn: Option<String>,
+    pub external_id: Option<Secret>,
+}
+
+impl AccountConfig {
+    /// Whether this account is reached through its own credentials rather than
+    /// as a linked account of the default connection.
+    pub fn has_own_connection(&self) -> bool {
+        self.profile.is_some() || self.role_arn.is_some()
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Results whose period ended before yesterday change rarely.
+    pub closed_ttl_hours: u64,
+    /// Today and yesterday are still being filled in by AWS.
+    pub recent_ttl_minutes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub bind: String,
+    /// Bearer tokens for the webhook, as `name:secret` or bare secrets.
+    pub webhook_tokens: Vec<Secret>,
+    /// A file with one token per line (same forms as above).
+    pub webhook_tokens_file: Option<PathBuf>,
+    pub rate_limit_per_minute: u32,
+    pub max_body_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: default_data_dir(),
+            timezone: "UTC".into(),
+            source: SourceKind::Sample,
+            budget_monthly: None,
+            knowledge_dir: None,
+            aws: AwsConfig::default(),
+            cache: CacheConfig::default(),
+            server: ServerConfig::default(),
+        }
+    }
+}
+
+impl Default for AwsConfig {
+    fn default() -> Self {
+        AwsConfig {
+            region: "us-east-1".into(),
+            endpoint_url: None,
+            profile: None,
+            role_arn: None,
+            accounts: Vec::new(),
+            max_requests_per_question: 40,
+        }
+    }
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            closed_ttl_hours: 24 * 7,
+            recent_ttl_minutes: 60,
+        }
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: "127.0.0.1:8080".into(),
+            webhook_tokens: Vec::new(),
+            webhook_tokens_file: None,
+            rate_limit_per_minute: 30,
+            max_body_bytes: 16 * 1024,
+        }
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    dirs::data_dir()
+        .map(|d| d.join("costbot"))
+        .unwrap_or_else(|| PathBuf::from(".costbot"))
+}
+
+/// A named bearer token for the webhook.
+#[derive(Clone)]
+pub struct WebhookToken {
+    pub name: String,
+    pub secret: Secret,
+}
+
+impl Config {
+    /// Loads `path` if given (it must exist), else `./costbot.toml` if present,
+    /// then applies `COSTBOT_*` variables from `env`.
+    pub fn load(
+        path: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let explicit = path
+            .map(Path::to_path_buf)
+            .or_else(|| env("COSTBOT_CONFIG").map(PathBuf::from));
+        let mut config = match explicit {
+            Some(p) => Self::from_file(&p)?,
+            None => {
+                let local = PathBuf::from("costbot.toml");
+                if local.exists() {
+                    Self::from_file(&local)?
+                } else {
+                    Config::default()
+                }
+            }
+        };
+        config.apply_env(env)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Self::load(None, &|k| std::env::var(k).ok())
+    }
+
+    fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ConfigError>
+        where
+            T::Err: fmt::Display,
+        {
+            v.trim().parse::<T>().map_err(|e| ConfigError::Env {
+                name: name.into(),
+                message: e.to_string(),
+            })
+        }
+        let get = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+        if let Some(v) = get("COSTBOT_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = get("COSTBOT_TIMEZONE") {
+            self.timezone = v;
+        }
+        if let Some(v) = get("COSTBOT_SOURCE") {
+            self.source = match v.trim().to_ascii_lowercase().as_str() {
+                "sample" => SourceKind::Sample,
+                "explorer" | "aws" | "cost-explorer" => SourceKind::Explorer,
+                other => {
+                    return Err(ConfigError::Env {
+                        name: "COSTBOT_SOURCE".into(),
+                        message: format!("'{other}' is not a source; use 'sample' or 'explorer'"),
+                    })
+                }
+            };
+        }
+        if let Some(v) = get("COSTBOT_BUDGET_MONTHLY") {
+            self.budget_monthly = Some(parse("COSTBOT_BUDGET_MONTHLY", &v)?);
+        }
+        if let Some(v) = get("COSTBOT_KNOWLEDGE_DIR") {
+            self.knowledge_dir = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("COSTBOT_AWS_REGION") {
+            self.aws.region = v;
+        }
+        if let Some(v) = get("COSTBOT_AWS_ENDPOINT_URL") {
+            self.aws.endpoint_url = Some(v);
+        }
+        if let Some(v) = get("COSTBOT_AWS_PROFILE") {
+            self.aws.profile = Some(v);
+        }
+        if let Some(v) = get("COSTBOT_AWS_ROLE_ARN") {
+            self.aws.role_arn = Some(v);
+        }
+        if let Some(v) = get("COSTBOT_AWS_MAX_REQUESTS_PER_QUESTION") {
+            self.aws.max_requests_per_question =
+                parse("COSTBOT_AWS_MAX_REQUESTS_PER_QUESTION", &v)?;
+        }
+        if let Some(v) = get("COSTBOT_CACHE_CLOSED_TTL_HOURS") {
+            self.cache.closed_ttl_hours = parse("COSTBOT_CACHE_CLOSED_TTL_HOURS", &v)?;
+        }
+        if let Some(v) = get("COSTBOT_CACHE_RECENT_TTL_MINUTES") {
+            self.cache.recent_ttl_minutes = parse("COSTBOT_CACHE_RECENT_TTL_MINUTES", &v)?;
+        }
+        if let Some(v) = get("COSTBOT_BIND") {
+            self.server.bind = v;
+        }
+        if let Some(v) = get("COSTBOT_WEBHOOK_TOKENS") {
+            self.server.webhook_tokens = v
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(Secret::new)
+                .collect();
+        }
+        if let Some(v) = get("COSTBOT_WEBHOOK_TOKENS_FILE") {
+            self.server.webhook_tokens_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("COSTBOT_RATE_LIMIT_PER_MINUTE") {
+            self.server.rate_limit_per_minute = parse("COSTBOT_RATE_LIMIT_PER_MINUTE", &v)?;
+        }
+        if let Some(v) = get("COSTBOT_MAX_BODY_BYTES") {
+            self.server.max_body_bytes = parse("COSTBOT_MAX_BODY_BYTES", &v)?;
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.tz()?;
+        if let Some(b) = self.budget_monthly {
+            if b <= Decimal::ZERO {
+                return Err(ConfigError::Invalid(
+                    "budget_monthly must be a positive amount".into(),
+                ));
+            }
+        }
+        for a in &self.aws.accounts {
+            if let Some(id) = &a.id {
+                if id.len() != 12 || !id.chars().all(|c| c.is_ascii_digit()) {
+                    return Err(ConfigError::Invalid(format!(
+                        "account '{}' has id '{id}': an AWS account id is 12 digits",
+                        a.name
+                    )));
+                }
+            }
+        }
+        if self.server.rate_limit_per_minute == 0 {
+            return Err(ConfigError::Invalid(
+                "server.rate_limit_per_minute must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn tz(&self) -> Result<chrono_tz::Tz, ConfigError> {
+        self.timezone.parse::<chrono_tz::Tz>().map_err(|_| {
+            ConfigError::Invalid(format!(
+                "timezone '{}' is not an IANA time zone name such as 'Europe/Berlin' or 'UTC'",
+                self.timezone
+            ))
+        })
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("costbot.db")
+    }
+
+    /// All webhook tokens, from the config/env list and the tokens file.
+    pub fn webhook_tokens(&self) -> Result<Vec<WebhookToken>, ConfigError> {
+        let mut raw: Vec<String> = self
+            .server
+            .webhook_tokens
+            .iter()
+            .map(|s| s.expose().to_string())
+            .collect();
+        if let Some(path) = &self.server.webhook_tokens_file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            raw.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(String::from),
+            );
+        }
+        let mut tokens = Vec::new();
+        for (i, entry) in raw.into_iter().enumerate() {
+            let (name, secret) = match entry.split_once(':') {
+                Some((n, s)) if !n.is_empty() && !s.is_empty() => (n.to_string(), s.to_string()),
+                _ => (format!("token{}", i + 1), entry),
+            };
+            if secret.len() < 16 {
+                return Err(ConfigError::Invalid(format!(
+                    "webhook token '{name}' is shorter than 16 characters; generate one with `openssl rand -hex 32`"
+                )));
+            }
+            tokens.push(WebhookToken {
+                name,
+                secret: Secret::new(secret),
+            });
+        }
+        Ok(tokens)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn env_overrides_defaults() {
+        let env = env_of(&[
+            ("COSTBOT_DATA_DIR", "/tmp/x"),
+            ("COSTBOT_TIMEZONE", "Europe/Berlin"),
+            ("COSTBOT_SOURCE", "explorer"),
+            ("COSTBOT_BUDGET_MONTHLY", "12500.50"),
+            (
+                "COSTBOT_WEBHOOK_TOKENS",
+                "ci:0123456789abcdef0123, 0123456789abcdefXYZ",
+            ),
+        ]);
+        let c = Config::load(Some(Path::new("/nonexistent-is-not-read")), &env);
+        assert!(matches!(c, Err(ConfigError::Read { .. })));
+        let mut c = Config::default();
+        c.apply_env(&env).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(c.source, SourceKind::Explorer);
+        assert_eq!(c.budget_monthly, Some("12500.50".parse().unwrap()));
+        let tokens = c.webhook_tokens().unwrap();
+        assert_eq!(tokens[0].name, "ci");
+        assert_eq!(tokens[1].name, "token2");
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let mut c = Config::default();
+        c.server.webhook_tokens = vec![Secret::new("super-secret-value-123")];
+        let debug = format!("{c:?}");
+        let toml = toml::to_string(&c).unwrap();
+        assert!(!debug.contains("super-secret"));
+        assert!(!toml.contains("super-secret"));
+        assert!(toml.contains("[redacted]"));
+    }
+
+    #[test]
+    fn bad_values_are_explained() {
+        let mut c = Config::default();
+        let err = c
+            .apply_env(&env_of(&[("COSTBOT_SOURCE", "azure")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("use 'sample' or 'explorer'"));
+        c.timezone = "Mars/Olympus".into();
+        assert!(c.validate().unwrap_err().to_string().contains("IANA"));
+        let text = "data_dir = '/x'\nsurprise = 1\n";
+        assert!(toml::from_str::<Config>(text).is_err());
+    }
+
+    #[test]
+    fn short_tokens_are_refused() {
+        let mut c = Config::default();
+        c.server.webhook_tokens = vec![Secret::new("short")];
+        assert!(c.webhook_tokens().is_err());
+    }
+}

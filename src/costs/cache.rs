@@ -1,0 +1,206 @@
+//! A SQLite cache in front of any [`CostSource`]. Cost Explorer charges
+//! $0.01 per request and per page, so the same question must not cost twice.
+//! Closed days change rarely (long TTL); today and yesterday are still being
+//! filled in by AWS (short TTL).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{Duration, NaiveDate, Utc};
+use sha2::{Digest, Sha256};
+
+use super::{CostError, CostQuery, CostResult, CostSource};
+use crate::config::CacheConfig;
+use crate::store::Store;
+
+/// Counters shown by `/metrics` and the CLI.
+#[derive(Debug, Default)]
+pub struct SourceMetrics {
+    pub requests: AtomicU64,
+    pub cache_hits: AtomicU64,
+    pub cache_misses: AtomicU64,
+}
+
+pub type Today = Arc<dyn Fn() -> NaiveDate + Send + Sync>;
+
+pub struct CachedSource {
+    inner: Arc<dyn CostSource>,
+    store: Store,
+    ttl: CacheConfig,
+    today: Today,
+    metrics: Arc<SourceMetrics>,
+}
+
+impl CachedSource {
+    pub fn new(inner: Arc<dyn CostSource>, store: Store, ttl: CacheConfig, today: Today) -> Self {
+        CachedSource {
+            inner,
+            store,
+            ttl,
+            today,
+            metrics: Arc::new(SourceMetrics::default()),
+        }
+    }
+
+    pub fn metrics(&self) -> Arc<SourceMetrics> {
+        self.metrics.clone()
+    }
+
+    fn key(&self, q: &CostQuery) -> String {
+        let mut h = Sha256::new();
+        h.update(self.inner.name().as_bytes());
+        h.update([0]);
+        h.update(q.canonical().as_bytes());
+        format!("{:x}", h.finalize())
+    }
+
+    fn ttl_for(&self, q: &CostQuery) -> Duration {
+        let yesterday = (self.today)() - Duration::days(1);
+        if q.period.end <= yesterday {
+            Duration::hours(self.ttl.closed_ttl_hours as i64)
+        } else {
+            Duration::minutes(self.ttl.recent_ttl_minutes as i64)
+        }
+    }
+}
+
+#[async_trait]
+impl CostSource for CachedSource {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn is_sample(&self) -> bool {
+        self.inner.is_sample()
+    }
+
+    fn known_accounts(&self) -> Vec<(String, String)> {
+        self.inner.known_accounts()
+    }
+
+    async fn cost_and_usage(&self, q: &CostQuery) -> Result<CostResult, CostError> {
+        // The sample organization is computed locally and costs nothing.
+        if self.inner.is_sample() {
+            return self.inner.cost_and_usage(q).await;
+        }
+        let key = self.key(q);
+        let now = Utc::now();
+        let cached = self
+            .store
+            .cache_get(&key, now)
+            .await
+            .map_err(|e| CostError::Cache(e.to_string()))?;
+        if let Some(text) = cached {
+            if let Ok(mut result) = serde_json::from_str::<CostResult>(&text) {
+                self.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
+                result.cached = true;
+                result.requests = 0;
+                return Ok(result);
+            }
+        }
+        self.metrics.cache_misses.fetch_add(1, Ordering::Relaxed);
+        let result = self.inner.cost_and_usage(q).await?;
+        self.metrics
+            .requests
+            .fetch_add(result.requests as u64, Ordering::Relaxed);
+        let day = now.format("%Y-%m-%d").to_string();
+        self.store
+            .record_requests(&day, self.inner.name(), result.requests)
+            .await
+            .map_err(|e| CostError::Cache(e.to_string()))?;
+        let text = serde_json::to_string(&result).map_err(|e| CostError::Cache(e.to_string()))?;
+        self.store
+            .cache_put(
+                &key,
+                self.inner.name(),
+                &q.canonical(),
+                &text,
+                now,
+                now + self.ttl_for(q),
+            )
+            .await
+            .map_err(|e| CostError::Cache(e.to_string()))?;
+        Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::costs::{GroupAmount, Period, TimeBucket};
+    use rust_decimal::Decimal;
+    use std::sync::atomic::AtomicU32;
+
+    struct Counting(AtomicU32);
+
+    #[async_trait]
+    impl CostSource for Counting {
+        fn name(&self) -> &str {
+            "counting"
+        }
+        async fn cost_and_usage(&self, q: &CostQuery) -> Result<CostResult, CostError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(CostResult {
+                query: q.clone(),
+                unit: "USD".into(),
+                buckets: vec![TimeBucket {
+                    start: q.period.start,
+                    end: q.period.end,
+                    groups: vec![GroupAmount {
+                        keys: vec![],
+                        amount: "12.3456789012".parse().unwrap(),
+                    }],
+                    estimated: false,
+                }],
+                source: "counting".into(),
+                requests: 1,
+                cached: false,
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn same_query_costs_once_and_amounts_survive_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("c.db")).await.unwrap();
+        let inner = Arc::new(Counting(AtomicU32::new(0)));
+        let today = NaiveDate::from_ymd_opt(2026, 11, 19).unwrap();
+        let cached = CachedSource::new(
+            inner.clone(),
+            store.clone(),
+            CacheConfig::default(),
+            Arc::new(move || today),
+        );
+        let mut q = CostQuery::new(Period::month(2026, 10));
+        q.filter.services = vec!["B".into(), "A".into()];
+        let first = cached.cost_and_usage(&q).await.unwrap();
+        // Same query, filters in another order: normalized to the same key.
+        q.filter.services = vec!["A".into(), "B".into(), "A".into()];
+        let second = cached.cost_and_usage(&q).await.unwrap();
+        assert_eq!(inner.0.load(Ordering::SeqCst), 1);
+        assert!(second.cached);
+        assert_eq!(second.requests, 0);
+        assert_eq!(first.total(), second.total());
+        assert_eq!(second.total(), "12.3456789012".parse::<Decimal>().unwrap());
+        assert_eq!(store.requests_since("2000-01-01").await.unwrap(), 1);
+        assert_eq!(cached.metrics().cache_hits.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn recent_periods_expire_sooner() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("c.db")).await.unwrap();
+        let today = NaiveDate::from_ymd_opt(2026, 11, 19).unwrap();
+        let cached = CachedSource::new(
+            Arc::new(Counting(AtomicU32::new(0))),
+            store,
+            CacheConfig::default(),
+            Arc::new(move || today),
+        );
+        let closed = CostQuery::new(Period::month(2026, 10));
+        let open = CostQuery::new(Period::inclusive(today - Duration::days(3), today));
+        assert_eq!(cached.ttl_for(&closed), Duration::hours(168));
+        assert_eq!(cached.ttl_for(&open), Duration::minutes(60));
+    }
+}

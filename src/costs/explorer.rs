@@ -1,0 +1,415 @@
+//! AWS Cost Explorer through `aws-sdk-costexplorer`. The SDK's types stay in
+//! this file; the rest of costbot sees [`CostQuery`] and [`CostResult`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_costexplorer::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_costexplorer::types as ce;
+use aws_sdk_costexplorer::Client;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+use super::{
+    CostError, CostQuery, CostResult, CostSource, Dimension, Granularity, GroupAmount, TimeBucket,
+};
+use crate::config::AwsConfig;
+
+/// One Cost Explorer client per configured connection.
+pub struct ExplorerSource {
+    default: Client,
+    connections: HashMap<String, Client>,
+    accounts: Vec<(String, String)>,
+    max_requests_per_query: u32,
+    requests: Arc<AtomicU64>,
+}
+
+impl ExplorerSource {
+    /// Credentials come from the standard AWS chain (environment, profile,
+    /// SSO cache, instance role), optionally a named profile or assumed role.
+    pub async fn connect(config: &AwsConfig) -> ExplorerSource {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(config.region.clone()));
+        if let Some(p) = &config.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(url) = &config.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let base = loader.load().await;
+        Self::with_base(base, config).await
+    }
+
+    /// Builds the connections on top of an already loaded SDK config.
+    pub async fn with_base(base: SdkConfig, config: &AwsConfig) -> ExplorerSource {
+        let default_sdk = match &config.role_arn {
+            Some(role) => assume(&base, role, None).await,
+            None => base.clone(),
+        };
+        let mut connections = HashMap::new();
+        for account in &config.accounts {
+            if !account.has_own_connection() {
+                continue;
+            }
+            let mut sdk = base.clone();
+            if let Some(profile) = &account.profile {
+                let mut loader = aws_config::defaults(BehaviorVersion::latest())
+                    .region(Region::new(config.region.clone()))
+                    .profile_name(profile);
+                if let Some(url) = &config.endpoint_url {
+                    loader = loader.endpoint_url(url);
+                }
+                sdk = loader.load().await;
+            }
+            if let Some(role) = &account.role_arn {
+                sdk = assume(
+                    &sdk,
+                    role,
+                    account.external_id.as_ref().map(|s| s.expose().to_string()),
+                )
+                .await;
+            }
+            connections.insert(account.name.clone(), Client::new(&sdk));
+        }
+        ExplorerSource {
+            default: Client::new(&default_sdk),
+            connections,
+            accounts: config
+                .accounts
+                .iter()
+                .filter_map(|a| a.id.clone().map(|id| (a.name.clone(), id)))
+                .collect(),
+            max_requests_per_query: config.max_requests_per_question.max(1),
+            requests: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Billable Cost Explorer requests this process has made.
+    pub fn requests_made(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn client(&self, connection: Option<&str>) -> Result<&Client, CostError> {
+        match connection {
+            None => Ok(&self.default),
+            Some(name) => self
+                .connections
+                .get(name)
+                .ok_or_else(|| CostError::UnknownConnection(name.to_string())),
+        }
+    }
+}
+
+async fn assume(base: &SdkConfig, role: &str, external_id: Option<String>) -> SdkConfig {
+    let mut builder = aws_config::sts::AssumeRoleProvider::builder(role)
+        .session_name("costbot")
+        .configure(base);
+    if let Some(id) = external_id {
+        builder = builder.external_id(id);
+    }
+    let provider = builder.build().await;
+    base.to_builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+        )
+        .build()
+}
+
+fn dimension(d: &Dimension) -> ce::GroupDefinition {
+    match d {
+        Dimension::Tag(key) => ce::GroupDefinition::builder()
+            .r#type(ce::GroupDefinitionType::Tag)
+            .key(key)
+            .build(),
+        other => ce::GroupDefinition::builder()
+            .r#type(ce::GroupDefinitionType::Dimension)
+            .key(other.key())
+            .build(),
+    }
+}
+
+fn dim_filter(key: ce::Dimension, values: &[String]) -> ce::Expression {
+    ce::Expression::builder()
+        .dimensions(
+            ce::DimensionValues::builder()
+                .key(key)
+                .set_values(Some(values.to_vec()))
+                .build(),
+        )
+        .build()
+}
+
+/// The Filter expression for a query; Cost Explorer wants `And` only around
+/// two or more expressions.
+pub(crate) fn filter_expression(q: &CostQuery) -> Option<ce::Expression> {
+    let f = &q.filter;
+    let mut parts = Vec::new();
+    if !q.include_credits_refunds {
+        parts.push(
+            ce::Expression::builder()
+                .not(dim_filter(
+                    ce::Dimension::RecordType,
+                    &["Credit".into(), "Refund".into()],
+                ))
+                .build(),
+        );
+    }
+    if !f.services.is_empty() {
+        parts.push(dim_filter(ce::Dimension::Service, &f.services));
+    }
+    if !f.accounts.is_empty() {
+        parts.push(dim_filter(ce::Dimension::LinkedAccount, &f.accounts));
+    }
+    if !f.regions.is_empty() {
+        parts.push(dim_filter(ce::Dimension::Region, &f.regions));
+    }
+    for t in &f.tags {
+        parts.push(
+            ce::Expression::builder()
+                .tags(
+                    ce::TagValues::builder()
+                        .key(&t.key)
+                        .set_values(Some(t.values.clone()))
+                        .build(),
+                )
+                .build(),
+        );
+    }
+    match parts.len() {
+        0 => None,
+        1 => parts.pop(),
+        _ => Some(ce::Expression::builder().set_and(Some(parts)).build()),
+    }
+}
+
+fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
+    err: SdkError<E, R>,
+) -> CostError {
+    let (code, message) = match &err {
+        SdkError::ServiceError(se) => (
+            se.err().code().unwrap_or_default().to_string(),
+            se.err().message().unwrap_or_default().to_string(),
+        ),
+        other => (String::new(), format!("{other:?}")),
+    };
+    match code.as_str() {
+        "LimitExceededException" | "ThrottlingException" | "TooManyRequestsException" => {
+            CostError::Throttled
+        }
+        "AccessDeniedException"
+        | "UnrecognizedClientException"
+        | "InvalidClientTokenId"
+        | "ExpiredTokenException" => {
+            CostError::AccessDenied(if message.is_empty() { code } else { message })
+        }
+        "DataUnavailableException" | "BillExpirationException" => CostError::OutOfRange(message),
+        "ValidationException" => CostError::InvalidQuery(message),
+        _ if !code.is_empty() => CostError::Service(format!("{code}: {message}")),
+        _ => CostError::Service(message),
+    }
+}
+
+fn parse_day(s: Option<&str>) -> Result<NaiveDate, CostError> {
+    let s = s.unwrap_or_default();
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| CostError::Service(format!("Cost Explorer returned an unreadable date '{s}'")))
+}
+
+fn parse_amount(v: Option<&ce::MetricValue>) -> Result<(Decimal, Option<String>), CostError> {
+    let Some(v) = v else {
+        return Ok((Decimal::ZERO, None));
+    };
+    let raw = v.amount().unwrap_or("0");
+    // Amounts arrive as decimal strings; parse them exactly, never through f64.
+    let amount = raw
+        .parse::<Decimal>()
+        .or_else(|_| Decimal::from_scientific(raw))
+        .map_err(|_| {
+            CostError::Service(format!(
+                "Cost Explorer returned an unreadable amount '{raw}'"
+            ))
+        })?;
+    Ok((amount, v.unit().map(String::from)))
+}
+
+#[async_trait]
+impl CostSource for ExplorerSource {
+    fn name(&self) -> &str {
+        "cost-explorer"
+    }
+
+    fn known_accounts(&self) -> Vec<(String, String)> {
+        self.accounts.clone()
+    }
+
+    async fn cost_and_usage(&self, q: &CostQuery) -> Result<CostResult, CostError> {
+        q.validate()?;
+        let client = self.client(q.connection.as_deref())?;
+        // Substring matches on usage types are done here: group by usage type too, keep matching rows.
+        let narrow = !q.filter.usage_type_contains.is_empty();
+        let mut group_by = q.group_by.clone();
+        if narrow && !group_by.contains(&Dimension::UsageType) {
+            if group_by.len() == 2 {
+                return Err(CostError::InvalidQuery(
+                    "this service is narrowed by usage type, so it can be grouped by one more dimension only".into(),
+                ));
+            }
+            group_by.push(Dimension::UsageType);
+        }
+        let usage_idx = group_by.iter().position(|d| *d == Dimension::UsageType);
+        let metric = q.metric.as_str();
+        let filter = filter_expression(q);
+        let period = ce::DateInterval::builder()
+            .start(q.period.start.format("%Y-%m-%d").to_string())
+            .end(q.period.end.format("%Y-%m-%d").to_string())
+            .build()
+            .map_err(|e| CostError::InvalidQuery(e.to_string()))?;
+        let granularity = match q.granularity {
+            Granularity::Daily => ce::Granularity::Daily,
+            Granularity::Monthly => ce::Granularity::Monthly,
+        };
+
+        let mut buckets: BTreeMap<(NaiveDate, NaiveDate), (BTreeMap<Vec<String>, Decimal>, bool)> =
+            BTreeMap::new();
+        let mut unit: Option<String> = None;
+        let mut token: Option<String> = None;
+        let mut requests = 0u32;
+        loop {
+            if requests >= self.max_requests_per_query {
+                return Err(CostError::RequestBudget {
+                    limit: self.max_requests_per_query,
+                });
+            }
+            let mut req = client
+                .get_cost_and_usage()
+                .time_period(period.clone())
+                .granularity(granularity.clone())
+                .metrics(metric)
+                .set_group_by(
+                    (!group_by.is_empty()).then(|| group_by.iter().map(dimension).collect()),
+                )
+                .set_filter(filter.clone());
+            if let Some(t) = &token {
+                req = req.next_page_token(t);
+            }
+            let resp = req.send().await.map_err(classify);
+            requests += 1;
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let resp = resp?;
+            for r in resp.results_by_time() {
+                let tp = r.time_period();
+                let start = parse_day(tp.map(|t| t.start()))?;
+                let end = parse_day(tp.map(|t| t.end()))?;
+                let entry = buckets.entry((start, end)).or_default();
+                entry.1 |= r.estimated();
+                if group_by.is_empty() {
+                    let (amount, u) = parse_amount(r.total().and_then(|t| t.get(metric)))?;
+                    unit = unit.or(u);
+                    *entry.0.entry(Vec::new()).or_default() += amount;
+                    continue;
+                }
+                for g in r.groups() {
+                    let mut keys: Vec<String> = g.keys().to_vec();
+                    if narrow {
+                        let Some(i) = usage_idx else { continue };
+                        let usage = keys.get(i).cloned().unwrap_or_default();
+                        if !q.filter.usage_type_matches(&usage) {
+                            continue;
+                        }
+                        if !q.group_by.contains(&Dimension::UsageType) {
+                            keys.remove(i);
+                        }
+                    }
+                    let (amount, u) = parse_amount(g.metrics().and_then(|m| m.get(metric)))?;
+                    unit = unit.or(u);
+                    *entry.0.entry(keys).or_default() += amount;
+                }
+            }
+            token = resp
+                .next_page_token()
+                .filter(|t| !t.is_empty())
+                .map(String::from);
+            if token.is_none() {
+                break;
+            }
+        }
+        let buckets = buckets
+            .into_iter()
+            .map(|((start, end), (groups, estimated))| {
+                let mut groups: Vec<GroupAmount> = groups
+                    .into_iter()
+                    .map(|(keys, amount)| GroupAmount { keys, amount })
+                    .collect();
+                if q.group_by.is_empty() && groups.is_empty() {
+                    groups.push(GroupAmount {
+                        keys: vec![],
+                        amount: Decimal::ZERO,
+                    });
+                }
+                TimeBucket {
+                    start,
+                    end,
+                    groups,
+                    estimated,
+                }
+            })
+            .collect();
+        Ok(CostResult {
+            query: q.clone(),
+            unit: unit.unwrap_or_else(|| "USD".into()),
+            buckets,
+            source: "cost-explorer".into(),
+            requests,
+            cached: false,
+        })
+    }
+}
+
+/// Checks credentials with STS GetCallerIdentity, which costs nothing.
+pub async fn caller_identity(config: &AwsConfig) -> Result<String, CostError> {
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).region(Region::new(config.region.clone()));
+    if let Some(p) = &config.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(url) = &config.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    let mut sdk = loader.load().await;
+    if let Some(role) = &config.role_arn {
+        sdk = assume(&sdk, role, None).await;
+    }
+    let sts = aws_sdk_sts::Client::new(&sdk);
+    let out = sts.get_caller_identity().send().await.map_err(classify)?;
+    Ok(out.arn().unwrap_or("unknown").to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::costs::{CostFilter, Period};
+
+    #[test]
+    fn filter_excludes_credits_and_wraps_and_only_when_needed() {
+        let p = Period::month(2026, 10);
+        let mut q = CostQuery::new(p);
+        let e = filter_expression(&q).unwrap();
+        assert!(e.not().is_some());
+        assert!(e.and().is_empty());
+        q.filter = CostFilter {
+            services: vec!["AWS Lambda".into()],
+            ..Default::default()
+        };
+        let e = filter_expression(&q).unwrap();
+        assert_eq!(e.and().len(), 2);
+        q.include_credits_refunds = true;
+        let e = filter_expression(&q).unwrap();
+        assert!(e.and().is_empty());
+        assert_eq!(e.dimensions().unwrap().values(), ["AWS Lambda"]);
+        q.filter = CostFilter::default();
+        assert!(filter_expression(&q).is_none());
+    }
+}

@@ -1,0 +1,4 @@
+//! Renderers: an [`Answer`](crate::agent::Answer) to text for a channel.
+
+pub mod json;
+pub mod markdown;

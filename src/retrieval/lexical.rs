@@ -1,0 +1,273 @@
+//! Lexical search over guide chunks with SQLite FTS5 and bm25.
+
+use std::collections::HashSet;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use sqlx::Row;
+
+use super::guides::{FrontMatter, Guide};
+use super::{Hit, RetrievalError, Retriever};
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct LexicalIndex {
+    store: Store,
+}
+
+/// What an index run changed.
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+pub struct IndexSummary {
+    pub added: usize,
+    pub updated: usize,
+    pub removed: usize,
+    pub unchanged: usize,
+    pub chunks: usize,
+}
+
+const STOPWORDS: &[&str] = &[
+    "a", "an", "the", "and", "or", "of", "to", "in", "on", "for", "is", "are", "was", "were", "be",
+    "it", "its", "do", "does", "did", "i", "we", "our", "us", "you", "your", "my", "me", "how",
+    "what", "which", "why", "when", "can", "could", "should", "would", "with", "about", "at", "by",
+    "from", "that", "this", "these", "those", "there", "any", "some", "much", "many", "more",
+    "most", "get", "got", "have", "has", "had", "not", "no", "so", "if", "then", "than", "into",
+    "up", "down", "out", "as", "save", "saving", "savings", "cost", "costs", "bill", "cheaper",
+    "cut", "reduce", "lower", "money", "spend", "spending", "aws", "amazon",
+];
+
+fn index_err(e: impl std::fmt::Display) -> RetrievalError {
+    RetrievalError::Index(e.to_string())
+}
+
+/// An FTS5 MATCH expression: each meaningful word quoted, joined with OR.
+pub fn match_expression(query: &str) -> Option<String> {
+    let mut seen = HashSet::new();
+    let terms: Vec<String> = query
+        .to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() > 1 && !STOPWORDS.contains(w))
+        .filter(|w| seen.insert(w.to_string()))
+        .map(|w| format!("\"{w}\""))
+        .collect();
+    (!terms.is_empty()).then(|| terms.join(" OR "))
+}
+
+impl LexicalIndex {
+    pub fn new(store: Store) -> Self {
+        LexicalIndex { store }
+    }
+
+    /// Brings the index in line with `guides`: only changed guides are rewritten.
+    pub async fn sync(&self, guides: &[Guide]) -> Result<IndexSummary, RetrievalError> {
+        let pool = self.store.pool();
+        let existing: Vec<(String, String)> =
+            sqlx::query_as("SELECT path, content_hash FROM guides")
+                .fetch_all(pool)
+                .await
+                .map_err(index_err)?;
+        let mut summary = IndexSummary::default();
+        let mut tx = pool.begin().await.map_err(index_err)?;
+        let wanted: HashSet<&str> = guides.iter().map(|g| g.path.as_str()).collect();
+        for (path, _) in existing
+            .iter()
+            .filter(|(p, _)| !wanted.contains(p.as_str()))
+        {
+            delete_guide(&mut tx, path).await?;
+            summary.removed += 1;
+        }
+        for g in guides {
+            let hash = g.content_hash();
+            match existing.iter().find(|(p, _)| *p == g.path) {
+                Some((_, h)) if *h == hash => {
+                    summary.unchanged += 1;
+                    continue;
+                }
+                Some(_) => {
+                    delete_guide(&mut tx, &g.path).await?;
+                    summary.updated += 1;
+                }
+                None => summary.added += 1,
+            }
+            sqlx::query("INSERT INTO guides (path, title, meta, content_hash) VALUES (?, ?, ?, ?)")
+                .bind(&g.path)
+                .bind(&g.meta.title)
+                .bind(serde_json::to_string(&g.meta).map_err(index_err)?)
+                .bind(&hash)
+                .execute(&mut *tx)
+                .await
+                .map_err(index_err)?;
+            for c in g.chunks() {
+                let id = sqlx::query("INSERT INTO chunks (guide_path, ord, section, body, content_hash) VALUES (?, ?, ?, ?, ?)")
+                    .bind(&g.path)
+                    .bind(c.ord as i64)
+                    .bind(&c.section)
+                    .bind(&c.text)
+                    .bind(&hash)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(index_err)?
+                    .last_insert_rowid();
+                sqlx::query("INSERT INTO chunks_fts (rowid, title, section, body, tags) VALUES (?, ?, ?, ?, ?)")
+                    .bind(id)
+                    .bind(&g.meta.title)
+                    .bind(&c.section)
+                    .bind(&c.text)
+                    .bind(format!("{} {}", g.meta.tags.join(" "), g.meta.services.join(" ")))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(index_err)?;
+            }
+        }
+        tx.commit().await.map_err(index_err)?;
+        summary.chunks = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM chunks")
+            .fetch_one(pool)
+            .await
+            .map_err(index_err)? as usize;
+        Ok(summary)
+    }
+}
+
+async fn delete_guide(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    path: &str,
+) -> Result<(), RetrievalError> {
+    sqlx::query(
+        "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE guide_path = ?)",
+    )
+    .bind(path)
+    .execute(&mut **tx)
+    .await
+    .map_err(index_err)?;
+    sqlx::query("DELETE FROM chunks WHERE guide_path = ?")
+        .bind(path)
+        .execute(&mut **tx)
+        .await
+        .map_err(index_err)?;
+    sqlx::query("DELETE FROM guides WHERE path = ?")
+        .bind(path)
+        .execute(&mut **tx)
+        .await
+        .map_err(index_err)?;
+    Ok(())
+}
+
+#[async_trait]
+impl Retriever for LexicalIndex {
+    async fn search(
+        &self,
+        query: &str,
+        services: &[String],
+        k: usize,
+    ) -> Result<Vec<Hit>, RetrievalError> {
+        let Some(expr) = match_expression(query) else {
+            return Ok(Vec::new());
+        };
+        let rows = sqlx::query(
+            "SELECT c.guide_path, c.section, c.body, g.title, g.meta,
+                    bm25(chunks_fts, 4.0, 3.0, 1.0, 2.0) AS score
+             FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN guides g ON g.path = c.guide_path
+             WHERE chunks_fts MATCH ? ORDER BY score LIMIT 60",
+        )
+        .bind(&expr)
+        .fetch_all(self.store.pool())
+        .await
+        .map_err(index_err)?;
+        let mut hits: Vec<Hit> = Vec::new();
+        for r in rows {
+            let meta: FrontMatter =
+                serde_json::from_str(&r.get::<String, _>("meta")).map_err(index_err)?;
+            // bm25 is negative, lower is better; flip so higher is better.
+            let mut score = -r.get::<f64, _>("score");
+            if !services.is_empty() && meta.services.iter().any(|s| services.contains(s)) {
+                score *= 1.5;
+            }
+            hits.push(Hit {
+                guide: r.get("guide_path"),
+                title: r.get("title"),
+                section: r.get("section"),
+                text: r.get("body"),
+                source_url: meta.sources.first().cloned(),
+                services: meta.services.clone(),
+                typical_savings: meta.typical_savings.clone(),
+                score,
+            });
+        }
+        hits.sort_by(|a, b| {
+            b.score
+                .partial_cmp(&a.score)
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
+        let mut seen = HashSet::new();
+        hits.retain(|h| seen.insert(h.guide.clone()));
+        hits.truncate(k);
+        Ok(hits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guide(path: &str, title: &str, services: &[&str], body: &str) -> Guide {
+        let text = format!(
+            "+++\ntitle = \"{title}\"\nservices = [{}]\nsources = [\"https://docs.aws.amazon.com/x\"]\n+++\n# {title}\n{body}",
+            services.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(",")
+        );
+        Guide::parse(path, &text).unwrap()
+    }
+
+    #[tokio::test]
+    async fn finds_by_words_and_reindexes_only_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("k.db")).await.unwrap();
+        let index = LexicalIndex::new(store);
+        let mut guides = vec![
+            guide(
+                "nat.md",
+                "NAT gateway charges",
+                &["EC2 - Other"],
+                "## Endpoints\nGateway endpoints for S3 avoid NAT processing fees.",
+            ),
+            guide(
+                "gp3.md",
+                "Move gp2 volumes to gp3",
+                &["EC2 - Other"],
+                "## Why\ngp3 costs less per GB than gp2.",
+            ),
+            guide(
+                "logs.md",
+                "CloudWatch Logs retention",
+                &["AmazonCloudWatch"],
+                "## Retention\nSet a retention policy; logs never expire by default.",
+            ),
+        ];
+        let s = index.sync(&guides).await.unwrap();
+        assert_eq!((s.added, s.updated, s.removed, s.unchanged), (3, 0, 0, 0));
+        let hits = index
+            .search("how do I cut our NAT gateway bill?", &[], 3)
+            .await
+            .unwrap();
+        assert_eq!(hits[0].guide, "nat.md");
+        assert_eq!(
+            hits[0].source_url.as_deref(),
+            Some("https://docs.aws.amazon.com/x")
+        );
+        let hits = index
+            .search("is gp3 cheaper than gp2", &[], 3)
+            .await
+            .unwrap();
+        assert_eq!(hits[0].guide, "gp3.md");
+
+        guides[1] = guide(
+            "gp3.md",
+            "Move gp2 volumes to gp3",
+            &["EC2 - Other"],
+            "## Why\ngp3 is about 20% cheaper per GB.",
+        );
+        guides.remove(2);
+        let s = index.sync(&guides).await.unwrap();
+        assert_eq!((s.added, s.updated, s.removed, s.unchanged), (0, 1, 1, 1));
+        assert!(index.search("retention", &[], 3).await.unwrap().is_empty());
+        assert!(index.search("the and of", &[], 3).await.unwrap().is_empty());
+    }
+}

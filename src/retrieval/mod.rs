@@ -1,0 +1,45 @@
+//! Retrieval over the optimization guides in `knowledge/`.
+
+pub mod guides;
+pub mod lexical;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+pub use guides::Guide;
+pub use lexical::LexicalIndex;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RetrievalError {
+    #[error("guide {path} is not valid: {message}")]
+    BadGuide { path: String, message: String },
+    #[error("could not read the knowledge directory {path}: {message}")]
+    Read { path: String, message: String },
+    #[error("the guide index failed: {0}")]
+    Index(String),
+}
+
+/// One passage from a guide, with what a citation needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hit {
+    pub guide: String,
+    pub title: String,
+    pub section: String,
+    pub text: String,
+    pub source_url: Option<String>,
+    pub services: Vec<String>,
+    pub typical_savings: Option<String>,
+    pub score: f64,
+}
+
+#[async_trait]
+pub trait Retriever: Send + Sync {
+    /// The `k` best passages for `query`, at most one per guide; guides for
+    /// `services` rank first when relevant.
+    async fn search(
+        &self,
+        query: &str,
+        services: &[String],
+        k: usize,
+    ) -> Result<Vec<Hit>, RetrievalError>;
+}
