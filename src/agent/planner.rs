@@ -369,6 +369,8 @@ fn parse(text: &str, ctx: &PlanContext) -> Result<Parsed, PlanError> {
                     .iter()
                     .any(|(n, id)| account_aliases(n).contains(&cand) || *id == cand)
                 || REGION.is_match(&cand)
+                || ACCOUNT_ID.is_match(&cand)
+                || cand.starts_with("account")
                 || TAG_FILTER.is_match(&cand)
                 || [
                     "everything",
@@ -444,11 +446,12 @@ fn default_period(intent: Intent, today: NaiveDate) -> NamedPeriod {
 pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<Plan, PlanError> {
     let p = parse(text, ctx)?;
     let lower = text.to_lowercase();
+    let refers_back =
+        FOLLOWUP_START.is_match(&lower) || FOLLOWUP_REF.is_match(&lower) || p.relative_previous;
+    // "How much did we spend on S3 in March?" stands on its own even without an intent word.
+    let self_contained = SPEND_QUESTION.is_match(&lower) && !refers_back;
     let followup = previous.is_some()
-        && (FOLLOWUP_START.is_match(&lower)
-            || FOLLOWUP_REF.is_match(&lower)
-            || p.relative_previous
-            || p.intent.is_none())
+        && (refers_back || (p.intent.is_none() && !self_contained))
         && !matches!(p.intent, Some(Intent::Help) | Some(Intent::Explain));
 
     let slots = if let (true, Some(prev)) = (followup, previous) {

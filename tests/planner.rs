@@ -1,0 +1,352 @@
+//! Table-driven planner tests: question (and the previous turn) → tool and arguments.
+
+use chrono::NaiveDate;
+use costbot::agent::planner::{plan, Intent, PlanContext, PlanError, Slots};
+use serde_json::{json, Value};
+
+fn ctx() -> PlanContext {
+    PlanContext {
+        // A Thursday.
+        today: NaiveDate::from_ymd_opt(2026, 11, 19).unwrap(),
+        accounts: vec![
+            ("prod".into(), "111111111111".into()),
+            ("staging".into(), "222222222222".into()),
+            ("dev".into(), "333333333333".into()),
+        ],
+    }
+}
+
+/// Every key in `expected` must be in `actual` with the same value (recursively for objects).
+fn assert_subset(actual: &Value, expected: &Value, context: &str) {
+    match (actual, expected) {
+        (Value::Object(a), Value::Object(e)) => {
+            for (k, v) in e {
+                let got = a
+                    .get(k)
+                    .unwrap_or_else(|| panic!("{context}: missing '{k}' in {actual}"));
+                assert_subset(got, v, &format!("{context}.{k}"));
+            }
+        }
+        _ => assert_eq!(actual, expected, "{context}"),
+    }
+}
+
+fn check(question: &str, previous: Option<&Slots>, tool: &str, args: Value) -> Slots {
+    let p = plan(question, previous, &ctx()).unwrap_or_else(|e| panic!("{question}: {e}"));
+    assert!(!p.calls.is_empty(), "{question}: no tool calls");
+    assert_eq!(p.calls[0].name, tool, "{question}: {:?}", p.calls);
+    assert_subset(&p.calls[0].arguments, &args, question);
+    p.slots
+}
+
+#[test]
+fn intents() {
+    let cases: Vec<(&str, &str, Value)> = vec![
+        (
+            "How much did we spend last month?",
+            "get_cost_and_usage",
+            json!({"period": {"start": "2026-10-01", "end": "2026-10-31"}, "group_by": [], "metric": "UnblendedCost", "include_credits_refunds": false}),
+        ),
+        (
+            "total spend yesterday",
+            "get_cost_and_usage",
+            json!({"period": {"start": "2026-11-18", "end": "2026-11-18"}}),
+        ),
+        (
+            "What's our bill so far this month?",
+            "get_cost_and_usage",
+            json!({"period": {"start": "2026-11-01", "end": "2026-11-19"}}),
+        ),
+        (
+            "EC2 spend in March",
+            "get_cost_and_usage",
+            json!({"period": {"start": "2026-03-01", "end": "2026-03-31"}, "filter": {"services": ["EC2"]}}),
+        ),
+        (
+            "cost by service last month",
+            "get_cost_and_usage",
+            json!({"group_by": ["SERVICE"], "top_n": 10}),
+        ),
+        (
+            "top 5 services this month",
+            "get_cost_and_usage",
+            json!({"group_by": ["SERVICE"], "top_n": 5, "period": {"start": "2026-11-01", "end": "2026-11-19"}}),
+        ),
+        (
+            "spend by account in Q3",
+            "get_cost_and_usage",
+            json!({"group_by": ["LINKED_ACCOUNT"], "period": {"start": "2026-07-01", "end": "2026-09-30"}}),
+        ),
+        (
+            "break down last week by region",
+            "get_cost_and_usage",
+            json!({"group_by": ["REGION"], "period": {"start": "2026-11-09", "end": "2026-11-15"}}),
+        ),
+        (
+            "costs by usage type for S3 last month",
+            "get_cost_and_usage",
+            json!({"group_by": ["USAGE_TYPE"], "filter": {"services": ["S3"]}}),
+        ),
+        (
+            "EC2 cost by instance type",
+            "get_cost_and_usage",
+            json!({"group_by": ["INSTANCE_TYPE"]}),
+        ),
+        (
+            "spend by team last month",
+            "get_cost_and_usage",
+            json!({"group_by": ["TAG:team"]}),
+        ),
+        (
+            "costs by tag cost-center",
+            "get_cost_and_usage",
+            json!({"group_by": ["TAG:cost-center"]}),
+        ),
+        (
+            "how much did team payments spend last month",
+            "get_cost_and_usage",
+            json!({"filter": {"tags": {"team": ["payments"]}}}),
+        ),
+        (
+            "Why did EC2 go up last week?",
+            "compare_periods",
+            json!({"current": {"start": "2026-11-09", "end": "2026-11-15"}, "previous": {"start": "2026-11-02", "end": "2026-11-08"}, "filter": {"services": ["EC2"]}, "group_by": ["LINKED_ACCOUNT", "USAGE_TYPE"], "top_n": 5}),
+        ),
+        (
+            "why did our bill increase last month",
+            "compare_periods",
+            json!({"current": {"start": "2026-10-01", "end": "2026-10-31"}, "previous": {"start": "2026-09-01", "end": "2026-09-30"}, "group_by": ["SERVICE"]}),
+        ),
+        (
+            "compare March vs April",
+            "compare_periods",
+            json!({"current": {"start": "2026-04-01", "end": "2026-04-30"}, "previous": {"start": "2026-03-01", "end": "2026-03-31"}}),
+        ),
+        (
+            "how did this month change so far",
+            "compare_periods",
+            json!({"current": {"start": "2026-11-01", "end": "2026-11-19"}, "previous": {"start": "2026-10-01", "end": "2026-10-19"}}),
+        ),
+        (
+            "daily trend for S3 in the last 30 days",
+            "get_cost_and_usage",
+            json!({"granularity": "DAILY", "period": {"start": "2026-10-20", "end": "2026-11-18"}, "filter": {"services": ["S3"]}}),
+        ),
+        (
+            "monthly spend this year",
+            "get_cost_and_usage",
+            json!({"granularity": "MONTHLY", "period": {"start": "2026-01-01", "end": "2026-11-19"}}),
+        ),
+        (
+            "will we stay within budget this month?",
+            "forecast_month_end",
+            json!({"month": "2026-11"}),
+        ),
+        (
+            "forecast for the end of the month",
+            "forecast_month_end",
+            json!({"month": "2026-11"}),
+        ),
+        (
+            "any anomalies in the last 14 days?",
+            "find_anomalies",
+            json!({"period": {"start": "2026-11-05", "end": "2026-11-18"}, "group_by": ["SERVICE"]}),
+        ),
+        (
+            "were there unusual spikes last week",
+            "find_anomalies",
+            json!({"period": {"start": "2026-11-09", "end": "2026-11-15"}}),
+        ),
+        (
+            "how do I cut our NAT gateway bill?",
+            "search_guides",
+            json!({"services": ["EC2 - Other"]}),
+        ),
+        ("is gp3 cheaper than gp2?", "search_guides", json!({"k": 3})),
+        ("should we buy savings plans", "search_guides", json!({})),
+        (
+            "amortized cost last month",
+            "get_cost_and_usage",
+            json!({"metric": "AmortizedCost"}),
+        ),
+        (
+            "spend last month including credits",
+            "get_cost_and_usage",
+            json!({"include_credits_refunds": true}),
+        ),
+        (
+            "prod spend last month",
+            "get_cost_and_usage",
+            json!({"filter": {"accounts": ["prod"]}}),
+        ),
+        (
+            "spend in us-east-1 last week",
+            "get_cost_and_usage",
+            json!({"filter": {"regions": ["us-east-1"]}}),
+        ),
+        (
+            "spend for account 555555555555 yesterday",
+            "get_cost_and_usage",
+            json!({"filter": {"accounts": ["555555555555"]}}),
+        ),
+        (
+            "what did we spend between 2026-11-01 and 2026-11-10",
+            "get_cost_and_usage",
+            json!({"period": {"start": "2026-11-01", "end": "2026-11-10"}}),
+        ),
+        (
+            "data transfer costs last month",
+            "get_cost_and_usage",
+            json!({"filter": {"services": ["data transfer"]}}),
+        ),
+    ];
+    for (q, tool, args) in cases {
+        check(q, None, tool, args);
+    }
+}
+
+#[test]
+fn advice_with_a_service_also_fetches_its_spend() {
+    let p = plan("how do I cut our NAT gateway bill?", None, &ctx()).unwrap();
+    assert_eq!(p.slots.intent, Intent::Advice);
+    assert_eq!(p.calls.len(), 2);
+    assert_eq!(p.calls[1].name, "get_cost_and_usage");
+    assert_subset(
+        &p.calls[1].arguments,
+        &json!({"filter": {"services": ["NAT gateway"]}, "period": {"start": "2026-10-20", "end": "2026-11-18"}}),
+        "advice spend",
+    );
+}
+
+#[test]
+fn follow_ups_reuse_the_previous_slots() {
+    let s1 = check(
+        "Why did EC2 go up last week?",
+        None,
+        "compare_periods",
+        json!({}),
+    );
+    // "and the week before?" shifts both periods back.
+    let s2 = check(
+        "and the week before?",
+        Some(&s1),
+        "compare_periods",
+        json!({"current": {"start": "2026-11-02", "end": "2026-11-08"}, "previous": {"start": "2026-10-26", "end": "2026-11-01"}, "filter": {"services": ["EC2"]}}),
+    );
+    // "break that down by region" keeps the comparison, now by region.
+    let s3 = check(
+        "break that down by region",
+        Some(&s2),
+        "compare_periods",
+        json!({"group_by": ["REGION"], "filter": {"services": ["EC2"]}}),
+    );
+    // "what about S3?" swaps the service, keeps period and grouping.
+    let s4 = check(
+        "what about S3?",
+        Some(&s3),
+        "compare_periods",
+        json!({"group_by": ["REGION"], "filter": {"services": ["S3"]}, "current": {"start": "2026-11-02", "end": "2026-11-08"}}),
+    );
+    // "only prod" adds an account filter.
+    check(
+        "only prod",
+        Some(&s4),
+        "compare_periods",
+        json!({"filter": {"services": ["S3"], "accounts": ["prod"]}}),
+    );
+
+    let t1 = check(
+        "How much did we spend last month?",
+        None,
+        "get_cost_and_usage",
+        json!({}),
+    );
+    check(
+        "and the month before?",
+        Some(&t1),
+        "get_cost_and_usage",
+        json!({"period": {"start": "2026-09-01", "end": "2026-09-30"}, "group_by": []}),
+    );
+    let t3 = check(
+        "break that down by service",
+        Some(&t1),
+        "get_cost_and_usage",
+        json!({"group_by": ["SERVICE"], "period": {"start": "2026-10-01", "end": "2026-10-31"}}),
+    );
+    check(
+        "only staging",
+        Some(&t3),
+        "get_cost_and_usage",
+        json!({"group_by": ["SERVICE"], "filter": {"accounts": ["staging"]}}),
+    );
+    check(
+        "what about last week?",
+        Some(&t3),
+        "get_cost_and_usage",
+        json!({"group_by": ["SERVICE"], "period": {"start": "2026-11-09", "end": "2026-11-15"}}),
+    );
+    check(
+        "show it amortized",
+        Some(&t1),
+        "get_cost_and_usage",
+        json!({"metric": "AmortizedCost", "period": {"start": "2026-10-01", "end": "2026-10-31"}}),
+    );
+}
+
+#[test]
+fn a_new_question_does_not_inherit() {
+    let s1 = check(
+        "Why did EC2 go up last week?",
+        None,
+        "compare_periods",
+        json!({}),
+    );
+    let p = plan("How much did we spend on S3 in March?", Some(&s1), &ctx()).unwrap();
+    assert_eq!(p.slots.intent, Intent::Total);
+    assert_subset(
+        &p.calls[0].arguments,
+        &json!({"period": {"start": "2026-03-01", "end": "2026-03-31"}, "filter": {"services": ["S3"]}}),
+        "fresh",
+    );
+}
+
+#[test]
+fn explain_and_help_make_no_calls() {
+    let s1 = check(
+        "How much did we spend last month?",
+        None,
+        "get_cost_and_usage",
+        json!({}),
+    );
+    let p = plan("how did you get that?", Some(&s1), &ctx()).unwrap();
+    assert_eq!(p.slots.intent, Intent::Explain);
+    assert!(p.calls.is_empty());
+    assert_eq!(
+        plan("help", None, &ctx()).unwrap().slots.intent,
+        Intent::Help
+    );
+}
+
+#[test]
+fn unknown_services_and_nonsense_are_refused_clearly() {
+    match plan("how much did we spend on lamda last month", None, &ctx()) {
+        Err(PlanError::UnknownService(u)) => assert_eq!(
+            u.suggestions.first().map(String::as_str),
+            Some("AWS Lambda")
+        ),
+        other => panic!("{other:?}"),
+    }
+    match plan("what about elasticsearh?", None, &ctx()) {
+        Err(PlanError::UnknownService(u)) => assert!(
+            u.suggestions
+                .iter()
+                .any(|s| s == "Amazon OpenSearch Service"),
+            "{u:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        plan("tell me a joke", None, &ctx()),
+        Err(PlanError::Unanswerable { .. })
+    ));
+}
