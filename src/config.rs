@@ -89,8 +89,8 @@ pub struct AwsConfig {
     /// Accounts by name: linked accounts to filter on, or separate
     /// connections (their own profile or role) such as a second organization.
     pub accounts: Vec<AccountConfig>,
-    /// Upper bound on Cost Explorer requests (pages) for one question.
-    pub max_requests_per_question: u32,
+    /// Upper bound on Cost Explorer requests (pages) for one query.
+    pub max_requests_per_query: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -156,7 +156,7 @@ impl Default for AwsConfig {
             profile: None,
             role_arn: None,
             accounts: Vec::new(),
-            max_requests_per_question: 40,
+            max_requests_per_query: 40,
         }
     }
 }
@@ -283,9 +283,8 @@ impl Config {
         if let Some(v) = get("COSTBOT_AWS_ROLE_ARN") {
             self.aws.role_arn = Some(v);
         }
-        if let Some(v) = get("COSTBOT_AWS_MAX_REQUESTS_PER_QUESTION") {
-            self.aws.max_requests_per_question =
-                parse("COSTBOT_AWS_MAX_REQUESTS_PER_QUESTION", &v)?;
+        if let Some(v) = get("COSTBOT_AWS_MAX_REQUESTS_PER_QUERY") {
+            self.aws.max_requests_per_query = parse("COSTBOT_AWS_MAX_REQUESTS_PER_QUERY", &v)?;
         }
         if let Some(v) = get("COSTBOT_CACHE_CLOSED_TTL_HOURS") {
             self.cache.closed_ttl_hours = parse("COSTBOT_CACHE_CLOSED_TTL_HOURS", &v)?;

@@ -1,6 +1,5 @@
 use std::io::{BufRead, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::NaiveDate;
@@ -8,10 +7,9 @@ use clap::{Parser, Subcommand};
 
 use costbot::agent::{AgentError, Inquiry};
 use costbot::app::App;
-use costbot::channels::webhook::RateLimiter;
 use costbot::config::{Config, SourceKind};
 use costbot::render;
-use costbot::server::{self, AppState, ServerMetrics};
+use costbot::server::{self, AppState};
 
 #[derive(Parser)]
 #[command(
@@ -140,21 +138,10 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         }
         Command::Serve { bind } => {
             let bind = bind.unwrap_or_else(|| config.server.bind.clone());
-            let tokens = config.webhook_tokens()?;
-            if tokens.is_empty() {
-                tracing::warn!("no webhook tokens configured: /v1/inquiries will refuse every request; set COSTBOT_WEBHOOK_TOKENS");
-            }
-            let max_body_bytes = config.server.max_body_bytes;
-            let limiter = Arc::new(RateLimiter::new(config.server.rate_limit_per_minute));
+            // Check tokens before anything else starts.
+            config.webhook_tokens()?;
             let app = App::build(config, None).await?;
-            let state = AppState {
-                agent: app.agent.clone(),
-                tokens: Arc::new(tokens),
-                limiter,
-                metrics: Arc::new(ServerMetrics::default()),
-                source_metrics: app.source_metrics.clone(),
-                max_body_bytes,
-            };
+            let state = AppState::from_app(&app)?;
             let listener = tokio::net::TcpListener::bind(&bind)
                 .await
                 .with_context(|| format!("binding {bind}"))?;

@@ -33,6 +33,24 @@ pub struct AppState {
     pub max_body_bytes: usize,
 }
 
+impl AppState {
+    /// The server state for a built app; fails on invalid webhook tokens.
+    pub fn from_app(app: &crate::app::App) -> Result<AppState, crate::config::ConfigError> {
+        let tokens = app.config.webhook_tokens()?;
+        if tokens.is_empty() {
+            tracing::warn!("no webhook tokens configured: /v1/inquiries will refuse every request; set COSTBOT_WEBHOOK_TOKENS");
+        }
+        Ok(AppState {
+            agent: app.agent.clone(),
+            tokens: Arc::new(tokens),
+            limiter: Arc::new(RateLimiter::new(app.config.server.rate_limit_per_minute)),
+            metrics: Arc::new(ServerMetrics::default()),
+            source_metrics: app.source_metrics.clone(),
+            max_body_bytes: app.config.server.max_body_bytes,
+        })
+    }
+}
+
 pub fn router(state: AppState) -> Router {
     let limit = state.max_body_bytes;
     Router::new()

@@ -241,7 +241,7 @@ async fn throttling_becomes_a_clear_error() {
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let mut config = aws_config(&url);
-    config.max_requests_per_question = 5;
+    config.max_requests_per_query = 5;
     let source = ExplorerSource::with_base(common::sdk_config(&url).await, &config).await;
     let err = source
         .cost_and_usage(&CostQuery::new(Period::month(2026, 10)))

@@ -411,15 +411,6 @@ pub fn compose(
             }
         }
     }
-    if slots.intent == Intent::Advice {
-        // The spend figure (if any) was composed first; keep advice first in the summary.
-        if let Some(pos) = a.summary.find("From the guide") {
-            if pos > 0 {
-                let (spend, advice) = a.summary.split_at(pos);
-                a.summary = format!("{} {}", advice.trim(), spend.trim());
-            }
-        }
-    }
     let _ = today;
     a
 }
@@ -439,11 +430,16 @@ fn costs(
     let dims = &result.query.group_by;
     match slots.intent {
         Intent::Advice => {
-            a.summary = format!(
-                "{what} spend in the last 30 days ({}): {}.",
+            let spend = format!(
+                "Your {what} spend in the last 30 days ({}): {}.",
                 period.label(),
                 format(total, unit)
             );
+            a.summary = if a.summary.is_empty() {
+                spend
+            } else {
+                format!("{} {spend}", a.summary)
+            };
             a.figure(format!("{what}, {}", period.label()), total, unit);
             a.basis = Some(basis(result, None, sample));
         }

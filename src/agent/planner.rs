@@ -390,7 +390,11 @@ fn parse(text: &str, ctx: &PlanContext) -> Result<Parsed, PlanError> {
                 .any(|w| cand == *w || cand.starts_with(&format!("{w} ")));
             if !known_word {
                 if let Err(unknown) = services::resolve(&cand) {
-                    if !unknown.suggestions.is_empty() {
+                    // "what about X?" can only mean a service here; elsewhere, only a near miss is one.
+                    let asked_about = c.get(0).is_some_and(|m| {
+                        m.as_str().starts_with("what about") || m.as_str().starts_with("how about")
+                    });
+                    if asked_about || !unknown.suggestions.is_empty() {
                         return Err(PlanError::UnknownService(unknown));
                     }
                 }

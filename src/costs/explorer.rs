@@ -82,7 +82,7 @@ impl ExplorerSource {
                 .iter()
                 .filter_map(|a| a.id.clone().map(|id| (a.name.clone(), id)))
                 .collect(),
-            max_requests_per_query: config.max_requests_per_question.max(1),
+            max_requests_per_query: config.max_requests_per_query.max(1),
             requests: Arc::new(AtomicU64::new(0)),
         }
     }

@@ -458,7 +458,7 @@ pub fn suggest(name: &str) -> Vec<String> {
     scored.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
     let mut out: Vec<String> = Vec::new();
     for (score, label) in scored {
-        if score < 0.6 {
+        if score < 0.75 {
             break;
         }
         if !out.contains(&label) {
