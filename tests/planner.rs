@@ -350,3 +350,46 @@ fn unknown_services_and_nonsense_are_refused_clearly() {
         Err(PlanError::Unanswerable { .. })
     ));
 }
+
+#[test]
+fn tool_definitions_cover_every_planned_call() {
+    let defs = costbot::agent::tools::definitions();
+    let names: Vec<&str> = defs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["function"]["name"].as_str().unwrap())
+        .collect();
+    for q in [
+        "spend last month",
+        "why did S3 go up",
+        "forecast",
+        "anomalies last week",
+        "how do I save on lambda",
+    ] {
+        for call in plan(q, None, &ctx()).unwrap().calls {
+            assert!(
+                names.contains(&call.name.as_str()),
+                "{} has no definition",
+                call.name
+            );
+            let def = defs
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["function"]["name"] == call.name)
+                .unwrap();
+            let props = def["function"]["parameters"]["properties"]
+                .as_object()
+                .unwrap();
+            // additionalProperties is false: every argument the planner sends must be declared.
+            for key in call.arguments.as_object().unwrap().keys() {
+                assert!(
+                    props.contains_key(key),
+                    "{}: '{key}' is not in its schema",
+                    call.name
+                );
+            }
+        }
+    }
+}
