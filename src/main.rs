@@ -171,11 +171,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Index => {
             let progress = |done: usize, total: usize| {
                 let width = 30;
-                let filled = if total == 0 {
-                    width
-                } else {
-                    done * width / total
-                };
+                let filled = (done * width).checked_div(total).unwrap_or(width).min(width);
                 eprint!(
                     "\rembedding chunks [{}{}] {done}/{total}",
                     "#".repeat(filled),
