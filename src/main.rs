@@ -171,7 +171,10 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Index => {
             let progress = |done: usize, total: usize| {
                 let width = 30;
-                let filled = (done * width).checked_div(total).unwrap_or(width).min(width);
+                let filled = (done * width)
+                    .checked_div(total)
+                    .unwrap_or(width)
+                    .min(width);
                 eprint!(
                     "\rembedding chunks [{}{}] {done}/{total}",
                     "#".repeat(filled),

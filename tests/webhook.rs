@@ -40,6 +40,8 @@ async fn start(data_dir: &Path, rate_limit: u32) -> Running {
     config.server.webhook_tokens = vec![Secret::new(TOKEN), Secret::new(OTHER)];
     config.server.rate_limit_per_minute = rate_limit;
     config.server.max_body_bytes = 4096;
+    // These tests are about the webhook; retrieval modes have their own tests.
+    config.retrieval.mode = costbot::config::RetrievalMode::Lexical;
     let app = App::build(config, NaiveDate::from_ymd_opt(2026, 11, 19))
         .await
         .unwrap();
