@@ -1,0 +1,136 @@
+//! Retrieval benchmark with the embedded store: time to index the corpus
+//! from scratch and incrementally, and query latency p50/p99 per mode.
+//!
+//! `cargo bench --bench retrieval` runs it in full and prints a report.
+//! Under `cargo test --all-targets` (no `--bench` argument) it runs one quick
+//! pass so the code stays working without slowing the test suite.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use costbot::config::RetrievalMode;
+use costbot::retrieval::dense::{default_model_dir, missing_files, DenseIndex, Embedder};
+use costbot::retrieval::eval::load_questions;
+use costbot::retrieval::{guides, GuideIndex, LexicalIndex};
+use costbot::store::Store;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+#[tokio::main]
+async fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let rounds = if full { 5 } else { 1 };
+    let model_dir = std::env::var("COSTBOT_MODEL_DIR")
+        .map(std::path::PathBuf::from)
+        .ok()
+        .or_else(default_model_dir);
+    let embedder = model_dir
+        .filter(|d| missing_files(d).is_empty())
+        .map(|d| Arc::new(Embedder::load(&d).expect("model loads")));
+    let guides = guides::load(None).unwrap();
+    let questions = load_questions(Path::new("tests/retrieval_questions.jsonl")).unwrap();
+    let questions = if full {
+        questions
+    } else {
+        questions.into_iter().take(5).collect()
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("bench.db")).await.unwrap();
+    let dense = embedder
+        .clone()
+        .map(|e| Arc::new(DenseIndex::new(store.clone(), e)));
+    let index = GuideIndex::new(
+        LexicalIndex::new(store.clone()),
+        dense.clone(),
+        None,
+        RetrievalMode::Hybrid,
+    );
+
+    println!(
+        "costbot retrieval benchmark ({} guides, {} questions, {} rounds)",
+        guides.len(),
+        questions.len(),
+        rounds
+    );
+    println!(
+        "model: {}",
+        embedder
+            .as_ref()
+            .map(|e| e.model_id.clone())
+            .unwrap_or_else(|| "none (lexical only; run scripts/fetch-model.sh)".into())
+    );
+
+    let t = Instant::now();
+    let s = index.sync(&guides, &|_, _| {}).await.unwrap();
+    let scratch = t.elapsed();
+    println!(
+        "index from scratch: {} ({} chunks, {} embedded)",
+        ms(scratch),
+        s.lexical.chunks,
+        s.dense.as_ref().map(|d| d.embedded).unwrap_or(0)
+    );
+
+    // Incremental: one guide gains a sentence in one section.
+    let mut edited = guides.clone();
+    let g = edited
+        .iter_mut()
+        .find(|g| g.path == "nat-gateway.md")
+        .expect("the NAT guide exists");
+    g.body = g
+        .body
+        .replacen("## ", "An extra sentence for the benchmark.\n\n## ", 1);
+    let t = Instant::now();
+    let s = index.sync(&edited, &|_, _| {}).await.unwrap();
+    println!(
+        "index incrementally (1 guide edited): {} ({} guide updated, {} chunks embedded)",
+        ms(t.elapsed()),
+        s.lexical.updated,
+        s.dense.as_ref().map(|d| d.embedded).unwrap_or(0)
+    );
+    let t = Instant::now();
+    index.sync(&edited, &|_, _| {}).await.unwrap();
+    println!("index with nothing changed: {}", ms(t.elapsed()));
+
+    let modes: Vec<RetrievalMode> = if dense.is_some() {
+        vec![
+            RetrievalMode::Lexical,
+            RetrievalMode::Dense,
+            RetrievalMode::Hybrid,
+        ]
+    } else {
+        vec![RetrievalMode::Lexical]
+    };
+    println!("{:<8} {:>10} {:>10} {:>10}", "mode", "p50", "p99", "max");
+    for mode in modes {
+        let mut times = Vec::new();
+        for _ in 0..rounds {
+            for q in &questions {
+                let t = Instant::now();
+                let hits = index.search_mode(&q.question, &[], 5, mode).await.unwrap();
+                times.push(t.elapsed());
+                std::hint::black_box(hits);
+            }
+        }
+        times.sort();
+        println!(
+            "{:<8} {:>10} {:>10} {:>10}",
+            format!("{mode:?}").to_lowercase(),
+            ms(percentile(&times, 0.5)),
+            ms(percentile(&times, 0.99)),
+            ms(*times.last().unwrap())
+        );
+    }
+    store.close().await;
+}
