@@ -139,7 +139,7 @@ fn load_dense(
             dir.display()
         ));
     }
-    match Embedder::load(&dir) {
+    match Embedder::load_with(&dir, config.retrieval.model) {
         Ok(e) => Ok((
             Some(Arc::new(DenseIndex::new(store.clone(), Arc::new(e)))),
             None,

@@ -111,6 +111,8 @@ pub struct RetrievalConfig {
     pub qdrant_url: Option<String>,
     pub qdrant_api_key: Option<Secret>,
     pub qdrant_collection: String,
+    /// How to run the model in `model_dir` (token limit, pooling), for models other than the shipped one.
+    pub model: crate::retrieval::dense::ModelOptions,
 }
 
 impl Default for RetrievalConfig {
@@ -121,6 +123,7 @@ impl Default for RetrievalConfig {
             qdrant_url: None,
             qdrant_api_key: None,
             qdrant_collection: "costbot_guides".into(),
+            model: Default::default(),
         }
     }
 }
@@ -507,6 +510,31 @@ mod tests {
         let tokens = c.webhook_tokens().unwrap();
         assert_eq!(tokens[0].name, "ci");
         assert_eq!(tokens[1].name, "token2");
+    }
+
+    #[test]
+    fn retrieval_settings_from_env() {
+        let mut c = Config::default();
+        c.apply_env(&env_of(&[
+            ("COSTBOT_RETRIEVAL_MODE", "lexical"),
+            ("COSTBOT_MODEL_DIR", "/models/minilm"),
+            ("QDRANT_URL", "http://127.0.0.1:6334"),
+            ("QDRANT_API_KEY", "qdrant-secret-key"),
+        ]))
+        .unwrap();
+        assert_eq!(c.retrieval.mode, RetrievalMode::Lexical);
+        assert_eq!(c.model_dir(), Some(PathBuf::from("/models/minilm")));
+        assert_eq!(
+            c.retrieval.qdrant_url.as_deref(),
+            Some("http://127.0.0.1:6334")
+        );
+        assert!(!format!("{c:?}").contains("qdrant-secret-key"));
+        let err = c
+            .apply_env(&env_of(&[("COSTBOT_RETRIEVAL_MODE", "fuzzy")]))
+            .unwrap_err();
+        assert!(err.to_string().contains("hybrid, lexical or dense"));
+        let parsed: Config = toml::from_str("[retrieval]\nmode = \"dense\"\n[retrieval.model]\nmax_tokens = 512\npooling = \"cls\"\n").unwrap();
+        assert_eq!(parsed.retrieval.model.max_tokens, 512);
     }
 
     #[test]

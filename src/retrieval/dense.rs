@@ -26,8 +26,33 @@ pub const MODEL_FILES: &[&str] = &[
     "tokenizer_config.json",
 ];
 
-/// all-MiniLM-L6-v2 was trained on 256 tokens; longer input only dilutes it.
-const MAX_TOKENS: usize = 256;
+/// How to run a model directory's ONNX model. The defaults fit the shipped
+/// all-MiniLM-L6-v2; another sentence-transformers export may need others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ModelOptions {
+    /// Token limit: all-MiniLM-L6-v2 was trained on 256 tokens; longer input only dilutes it.
+    pub max_tokens: usize,
+    pub pooling: PoolingKind,
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        ModelOptions {
+            max_tokens: 256,
+            pooling: PoolingKind::Mean,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PoolingKind {
+    /// Average of token vectors (sentence-transformers models such as MiniLM).
+    Mean,
+    /// The first token's vector (BGE-style models).
+    Cls,
+}
 
 fn dense_err(e: impl std::fmt::Display) -> RetrievalError {
     RetrievalError::Dense(e.to_string())
@@ -75,6 +100,10 @@ pub struct Embedder {
 impl Embedder {
     /// Loads the model from `dir` (see `scripts/fetch-model.sh`).
     pub fn load(dir: &Path) -> Result<Embedder, RetrievalError> {
+        Self::load_with(dir, ModelOptions::default())
+    }
+
+    pub fn load_with(dir: &Path, options: ModelOptions) -> Result<Embedder, RetrievalError> {
         let missing = missing_files(dir);
         if !missing.is_empty() {
             return Err(RetrievalError::Dense(format!(
@@ -90,20 +119,28 @@ impl Embedder {
                 .map_err(|e| dense_err(format!("{}: {e}", dir.join(name).display())))
         };
         let onnx = read("model.onnx")?;
+        // The id covers the weights and how they are run, so vectors are never mixed across either.
         let model_id = format!(
-            "minilm-l6-v2-{}",
-            &format!("{:x}", Sha256::digest(&onnx))[..12]
-        );
+            "onnx-{}-{:?}-{}",
+            &format!("{:x}", Sha256::digest(&onnx))[..12],
+            options.pooling,
+            options.max_tokens
+        )
+        .to_lowercase();
         let files = TokenizerFiles {
             tokenizer_file: read("tokenizer.json")?,
             config_file: read("config.json")?,
             special_tokens_map_file: read("special_tokens_map.json")?,
             tokenizer_config_file: read("tokenizer_config.json")?,
         };
-        let model = UserDefinedEmbeddingModel::new(onnx, files).with_pooling(Pooling::Mean);
+        let pooling = match options.pooling {
+            PoolingKind::Mean => Pooling::Mean,
+            PoolingKind::Cls => Pooling::Cls,
+        };
+        let model = UserDefinedEmbeddingModel::new(onnx, files).with_pooling(pooling);
         let options = InitOptionsUserDefined::new()
             .with_environment(env)
-            .with_max_length(MAX_TOKENS);
+            .with_max_length(options.max_tokens);
         let mut embedding =
             TextEmbedding::try_new_from_user_defined(model, options).map_err(dense_err)?;
         let probe = embedding.embed(vec!["costbot"], None).map_err(dense_err)?;

@@ -130,14 +130,19 @@ impl GuideIndex {
             None => None,
         };
         let qdrant = match (&self.qdrant, &self.dense) {
-            (Some(q), Some(d)) => Some(
-                q.sync(
-                    self.lexical.store(),
-                    &d.embedder().model_id,
-                    d.embedder().dim,
+            (Some(q), Some(d)) => {
+                let changed = lexical.added + lexical.updated + lexical.removed > 0
+                    || dense.as_ref().is_some_and(|s| s.embedded + s.pruned > 0);
+                Some(
+                    q.sync(
+                        self.lexical.store(),
+                        &d.embedder().model_id,
+                        d.embedder().dim,
+                        changed,
+                    )
+                    .await?,
                 )
-                .await?,
-            ),
+            }
             _ => None,
         };
         Ok(SyncSummary {

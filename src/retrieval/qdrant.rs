@@ -6,9 +6,9 @@ use std::collections::{HashMap, HashSet};
 
 use qdrant_client::qdrant::point_id::PointIdOptions;
 use qdrant_client::qdrant::{
-    Condition, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder, DeletePointsBuilder,
-    Distance, FieldType, Filter, PointId, PointStruct, PointsIdsList, QueryPointsBuilder,
-    ScrollPointsBuilder, UpsertPointsBuilder, VectorParamsBuilder,
+    Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
+    DeletePointsBuilder, Distance, FieldType, Filter, PointId, PointStruct, PointsIdsList,
+    QueryPointsBuilder, ScrollPointsBuilder, UpsertPointsBuilder, VectorParamsBuilder,
 };
 use qdrant_client::{Payload, Qdrant};
 use serde::Serialize;
@@ -91,16 +91,33 @@ impl QdrantStore {
     }
 
     /// Upserts every chunk's vector with its payload and deletes points no chunk has any more.
+    /// `changed` says whether the local index changed in this run; when it did
+    /// not and the collection holds as many points as there are chunks, nothing is sent.
     pub async fn sync(
         &self,
         store: &Store,
         model: &str,
         dim: usize,
+        changed: bool,
     ) -> Result<QdrantSummary, RetrievalError> {
         let mut summary = QdrantSummary {
             created_collection: self.ensure_collection(dim).await?,
             ..Default::default()
         };
+        if !changed && !summary.created_collection {
+            let chunks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM chunks")
+                .fetch_one(store.pool())
+                .await
+                .map_err(q_err)?;
+            let points = self
+                .client
+                .count(CountPointsBuilder::new(&self.collection).exact(true))
+                .await
+                .map_err(q_err)?;
+            if points.result.map(|r| r.count) == Some(chunks as u64) {
+                return Ok(summary);
+            }
+        }
         let rows = sqlx::query(
             "SELECT c.content_hash, c.guide_path, c.section, g.meta, e.vector FROM chunks c
              JOIN guides g ON g.path = c.guide_path JOIN embeddings e ON e.text_hash = c.content_hash AND e.model = ?",
