@@ -25,14 +25,7 @@ async fn qdrant_upserts_filters_and_deletes_stale_chunks() {
     let embedder = Arc::new(Embedder::load(&dir).unwrap());
     let collection = format!("costbot_test_{}", std::process::id());
     let data = tempfile::tempdir().unwrap();
-    let knowledge = tempfile::tempdir().unwrap();
-    for name in [
-        "nat-gateway.md",
-        "ebs-gp2-to-gp3.md",
-        "cloudwatch-logs-retention.md",
-    ] {
-        std::fs::copy(format!("knowledge/{name}"), knowledge.path().join(name)).unwrap();
-    }
+    let knowledge = model::three_guides();
     let store = Store::open(&data.path().join("q.db")).await.unwrap();
     let dense = Arc::new(DenseIndex::new(store.clone(), embedder.clone()));
     let qdrant = QdrantStore::connect(&url, None, &collection).unwrap();

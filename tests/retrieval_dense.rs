@@ -48,14 +48,7 @@ async fn indexing_is_incremental_by_chunk_content() {
         return;
     };
     let data = tempfile::tempdir().unwrap();
-    let knowledge = tempfile::tempdir().unwrap();
-    for name in [
-        "nat-gateway.md",
-        "ebs-gp2-to-gp3.md",
-        "cloudwatch-logs-retention.md",
-    ] {
-        std::fs::copy(format!("knowledge/{name}"), knowledge.path().join(name)).unwrap();
-    }
+    let knowledge = model::three_guides();
     let store = Store::open(&data.path().join("k.db")).await.unwrap();
     let dense = Arc::new(DenseIndex::new(store.clone(), e));
     let index = GuideIndex::new(

@@ -27,3 +27,16 @@ pub fn model_dir(test: &str) -> Option<PathBuf> {
     );
     None
 }
+
+/// A knowledge directory with three real guides, for tests that edit guides.
+pub fn three_guides() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "nat-gateway.md",
+        "ebs-gp2-to-gp3.md",
+        "cloudwatch-logs-retention.md",
+    ] {
+        std::fs::copy(format!("knowledge/{name}"), dir.path().join(name)).unwrap();
+    }
+    dir
+}
