@@ -269,10 +269,21 @@ pub async fn inquire(
     };
     let _ = parsed.user;
     state.metrics.inquiries.fetch_add(1, Ordering::Relaxed);
+    let started = Instant::now();
+    let caller = token.name.clone();
     match state.agent.handle(inquiry).await {
-        Ok(answer) => Ok(Json(crate::render::json::render(&answer)).into_response()),
+        Ok(answer) => {
+            let requests: u32 = answer
+                .tool_calls
+                .iter()
+                .map(|c| c.cost_explorer_requests)
+                .sum();
+            tracing::info!(caller = %caller, conversation = %answer.conversation_id, cost_explorer_requests = requests, ms = started.elapsed().as_millis() as u64, "answered");
+            Ok(Json(crate::render::json::render(&answer)).into_response())
+        }
         Err(e) => {
             state.metrics.failed.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(caller = %caller, error = %e, ms = started.elapsed().as_millis() as u64, "not answered");
             Err(agent_error(e))
         }
     }
