@@ -125,7 +125,8 @@ fn intents() {
         (
             "how did this month change so far",
             "compare_periods",
-            json!({"current": {"start": "2026-11-01", "end": "2026-11-19"}, "previous": {"start": "2026-10-01", "end": "2026-10-19"}}),
+            // Complete days only: today (the 19th) is still being filled in.
+            json!({"current": {"start": "2026-11-01", "end": "2026-11-18"}, "previous": {"start": "2026-10-01", "end": "2026-10-18"}}),
         ),
         (
             "daily trend for S3 in the last 30 days",
@@ -392,4 +393,147 @@ fn tool_definitions_cover_every_planned_call() {
             }
         }
     }
+}
+
+/// Cases found in review: each used to give a wrong or silent answer.
+#[test]
+fn review_regressions() {
+    let cases: Vec<(&str, &str, Value)> = vec![
+        // The earlier period is the baseline whatever the word order.
+        (
+            "compare this month with last month",
+            "compare_periods",
+            json!({"previous": {"start": "2026-10-01", "end": "2026-10-31"}}),
+        ),
+        (
+            "how does october compare to september",
+            "compare_periods",
+            json!({"current": {"start": "2026-10-01"}, "previous": {"start": "2026-09-01"}}),
+        ),
+        // Account names are not read inside service or team phrases.
+        (
+            "how much was data transfer last month",
+            "get_cost_and_usage",
+            json!({"filter": {"services": ["data transfer"]}}),
+        ),
+        (
+            "how much did the data team spend last month",
+            "get_cost_and_usage",
+            json!({"filter": {"tags": {"team": ["data"]}}}),
+        ),
+        (
+            "how much does env prod cost",
+            "get_cost_and_usage",
+            json!({"filter": {"tags": {"env": ["prod"]}}}),
+        ),
+        // "this week" compares with the same days of last week, complete days only.
+        (
+            "how did this week change",
+            "compare_periods",
+            json!({"current": {"start": "2026-11-16", "end": "2026-11-18"}, "previous": {"start": "2026-11-09", "end": "2026-11-11"}}),
+        ),
+        (
+            "which team spent the most last month",
+            "get_cost_and_usage",
+            json!({"group_by": ["TAG:team"]}),
+        ),
+        (
+            "how much did each team spend",
+            "get_cost_and_usage",
+            json!({"group_by": ["TAG:team"]}),
+        ),
+        (
+            "top 3 regions last week",
+            "get_cost_and_usage",
+            json!({"group_by": ["REGION"], "top_n": 3}),
+        ),
+        (
+            "which region costs the most",
+            "get_cost_and_usage",
+            json!({"group_by": ["REGION"]}),
+        ),
+        (
+            "spend since march",
+            "get_cost_and_usage",
+            json!({"period": {"start": "2026-03-01", "end": "2026-11-19"}}),
+        ),
+        (
+            "spend from march to june",
+            "get_cost_and_usage",
+            json!({"period": {"start": "2026-03-01", "end": "2026-06-30"}}),
+        ),
+        (
+            "spend in 2026-10",
+            "get_cost_and_usage",
+            json!({"period": {"start": "2026-10-01", "end": "2026-10-31"}}),
+        ),
+        (
+            "why did our bill go up suddenly last week",
+            "compare_periods",
+            json!({}),
+        ),
+        (
+            "what did support cost last month",
+            "get_cost_and_usage",
+            json!({"filter": {"services": ["AWS Support"]}}),
+        ),
+    ];
+    for (q, tool, args) in cases {
+        check(q, None, tool, args);
+    }
+    for bad in [
+        "lamda spend last month",
+        "how much did we spend on foobar last month",
+        "spend on 2026-02-30",
+        "spend on 2026-11-20",
+        "spend on november 31",
+    ] {
+        assert!(plan(bad, None, &ctx()).is_err(), "{bad} should be refused");
+    }
+}
+
+#[test]
+fn review_follow_up_regressions() {
+    // "and the week before?" after a one-day comparison steps back a week.
+    let s1 = check(
+        "why did spend change yesterday",
+        None,
+        "compare_periods",
+        json!({"current": {"start": "2026-11-18"}, "previous": {"start": "2026-11-17"}}),
+    );
+    check(
+        "and the week before?",
+        Some(&s1),
+        "compare_periods",
+        json!({"current": {"start": "2026-11-11", "end": "2026-11-11"}, "previous": {"start": "2026-11-10"}}),
+    );
+    // A question that names its own subject and period does not inherit filters through "that".
+    let s2 = check(
+        "spend on prod last month",
+        None,
+        "get_cost_and_usage",
+        json!({"filter": {"accounts": ["prod"]}}),
+    );
+    let p = plan(
+        "What was the S3 bill in september? is that normal",
+        Some(&s2),
+        &ctx(),
+    )
+    .unwrap();
+    assert!(p.slots.accounts.is_empty(), "{:?}", p.slots);
+    let p = plan("and in total?", Some(&s2), &ctx()).unwrap();
+    assert!(p.slots.accounts.is_empty(), "{:?}", p.slots);
+    // Short follow-ups stay in the conversation.
+    let s3 = check(
+        "compare september and august",
+        None,
+        "compare_periods",
+        json!({}),
+    );
+    check(
+        "top 3",
+        Some(&s3),
+        "compare_periods",
+        json!({"top_n": 3, "current": {"start": "2026-09-01"}}),
+    );
 }

@@ -1,7 +1,7 @@
 //! Turns tool outputs into an [`Answer`]. Every figure is copied from a tool
 //! result; the wording around it is fixed text.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 
 use super::answer::{Answer, Basis, Citation, Table};
@@ -146,7 +146,7 @@ pub fn compose(
     for out in outputs {
         match out {
             ToolOutput::Costs { result, top_n } => {
-                costs(slots, result, *top_n, &what, labels, sample, &mut a)
+                costs(slots, result, *top_n, &what, labels, sample, today, &mut a)
             }
             ToolOutput::Comparison {
                 current,
@@ -411,10 +411,19 @@ pub fn compose(
             }
         }
     }
-    let _ = today;
+    let includes_today = outputs
+        .iter()
+        .flat_map(|o| o.results())
+        .any(|r| r.query.period.end > today);
+    if includes_today {
+        a.notes
+            .push("Includes today, whose data is still incomplete.".into());
+    }
     a
 }
 
+// The composer's shared inputs, passed as they are rather than wrapped for one function.
+#[allow(clippy::too_many_arguments)]
 fn costs(
     slots: &Slots,
     result: &CostResult,
@@ -422,6 +431,7 @@ fn costs(
     what: &str,
     labels: &Labels,
     sample: bool,
+    today: NaiveDate,
     a: &mut Answer,
 ) {
     let unit = &result.unit;
@@ -444,31 +454,60 @@ fn costs(
             a.basis = Some(basis(result, None, sample));
         }
         Intent::Trend => {
-            let series = result.series();
-            let days = series.len().max(1);
-            let avg = total / Decimal::from(days as u64);
             let monthly = result.query.granularity == crate::costs::Granularity::Monthly;
             let step = if monthly { "month" } else { "day" };
-            let (peak_d, peak) = series
+            // A bucket is partial when it is a month cut by the period, or today.
+            let partial = |b: &crate::costs::TimeBucket| {
+                b.end > today
+                    || (monthly
+                        && (b.start.day() != 1
+                            || b.end != crate::costs::periods::add_months(b.start, 1)))
+            };
+            let full: Vec<(chrono::NaiveDate, Decimal)> = result
+                .buckets
+                .iter()
+                .filter(|b| !partial(b))
+                .map(|b| (b.start, b.total()))
+                .collect();
+            // Averages and extremes use complete buckets only, when there are any.
+            let stats: Vec<(chrono::NaiveDate, Decimal)> = if full.is_empty() {
+                result.series()
+            } else {
+                full
+            };
+            let n = stats.len().max(1);
+            let avg = stats.iter().map(|(_, v)| *v).sum::<Decimal>() / Decimal::from(n as u64);
+            let (peak_d, peak) = stats
                 .iter()
                 .max_by(|x, y| x.1.cmp(&y.1))
                 .cloned()
                 .unwrap_or((period.start, Decimal::ZERO));
-            let (low_d, low) = series
+            let (low_d, low) = stats
                 .iter()
                 .min_by(|x, y| x.1.cmp(&y.1))
                 .cloned()
                 .unwrap_or((period.start, Decimal::ZERO));
+            let label = |d: chrono::NaiveDate| {
+                if monthly {
+                    d.format("%Y-%m").to_string()
+                } else {
+                    d.to_string()
+                }
+            };
             a.summary = format!(
                 "{what} spend in {}: {} in all, {} a {step} on average; highest {} ({}), lowest {} ({}).",
                 period.label(),
                 format(total, unit),
                 format(money::cents(avg), unit),
                 format(peak, unit),
-                peak_d,
+                label(peak_d),
                 format(low, unit),
-                low_d
+                label(low_d)
             );
+            let partial_count = result.buckets.iter().filter(|b| partial(b)).count();
+            if partial_count > 0 && partial_count < result.buckets.len() {
+                a.notes.push(format!("Average, highest and lowest leave out {partial_count} incomplete {step}(s), marked partial in the table."));
+            }
             a.figure(format!("{what}, {}", period.label()), total, unit);
             a.figure(format!("Average per {step}"), money::cents(avg), unit);
             a.figure(format!("Highest {step}"), peak, unit);
@@ -482,17 +521,21 @@ fn costs(
                     },
                     "Cost".into(),
                 ],
-                rows: series
+                rows: result
+                    .buckets
                     .iter()
-                    .map(|(d, v)| {
-                        vec![
-                            if monthly {
-                                d.format("%Y-%m").to_string()
-                            } else {
-                                d.to_string()
-                            },
-                            format(*v, unit),
-                        ]
+                    .map(|b| {
+                        let name = if partial(b) {
+                            format!(
+                                "{} (partial: {})",
+                                label(b.start),
+                                Period::new(b.start, b.end.min(today + chrono::Duration::days(1)))
+                                    .label()
+                            )
+                        } else {
+                            label(b.start)
+                        };
+                        vec![name, format(b.total(), unit)]
                     })
                     .collect(),
             });

@@ -120,7 +120,7 @@ impl Agent {
                         .iter()
                         .map(|s| format!("Ask about '{s}'"))
                         .collect(),
-                    PlanError::Unanswerable { .. } => {
+                    PlanError::Unanswerable { .. } | PlanError::UnreadableDate(_) => {
                         planner::EXAMPLES.iter().map(|s| s.to_string()).collect()
                     }
                 };

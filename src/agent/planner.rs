@@ -76,6 +76,8 @@ pub enum PlanError {
     UnknownService(#[from] UnknownService),
     #[error("I could not tell what you want to know. {suggestion}")]
     Unanswerable { suggestion: String },
+    #[error("I could not read the date '{0}': it is not a real date, or it is in the future. Try a form like 2026-03-05, 5 March 2026, March 2026 or last week.")]
+    UnreadableDate(String),
 }
 
 /// What the planner needs to know about the world.
@@ -131,7 +133,7 @@ static ADVICE_TOPIC: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 static SPEND_QUESTION: LazyLock<Regex> =
-    LazyLock::new(|| re(r"how much|\bspen[dt]\b|\bcost of\b|\btotal\b"));
+    LazyLock::new(|| re(r"how much|\bspen[dt]\b|\bcost of\b|\btotal\b|\bbill\b|what did .+ cost"));
 static FORECAST: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r"forecast|project(ed|ion)|end of (the )?month|month.end|on track|\bbudget\b|will we|predict|expected (spend|cost|bill)|going to (spend|cost|be)",
@@ -161,9 +163,14 @@ static TOP_N: LazyLock<Regex> =
     LazyLock::new(|| re(r"\btop (\d{1,2})\b|\b(\d{1,2}) (biggest|largest|most expensive)"));
 static GROUP: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(?:by|per|across) (service|account|region|team|env|environment|usage type|usage|instance type|tag ([a-z0-9_:.-]+))s?\b|which (services|accounts|regions|teams)|what (services|accounts|regions|teams)",
+        r"\b(?:by|per|across|which|what|each|every|top \d{1,2}|most expensive|biggest|largest) (service|account|region|team|env|environment|usage type|usage|instance type|tag ([a-z0-9_:.-]+))s?\b",
     )
 });
+static WHY_CHANGE: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\bwhy (did|is|was|has|are|were|does|do)\b"));
+static TEAM_BEFORE: LazyLock<Regex> = LazyLock::new(|| re(r"\b([a-z][a-z0-9_-]*) team\b"));
+static CLEAR_FILTERS: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\bin total\b|\boverall\b|\ball of it\b|\bwhole bill\b|\beverything\b"));
 static REGION: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r"\b((?:us|eu|ap|sa|ca|me|af|il|mx)-(?:east|west|north|south|central|northeast|southeast|northwest|southwest)-\d)\b",
@@ -195,12 +202,7 @@ fn parse_group(caps: &regex::Captures) -> Option<Dimension> {
     if let Some(tag) = caps.get(2) {
         return Some(Dimension::Tag(tag.as_str().to_string()));
     }
-    let word = caps
-        .get(1)
-        .or(caps.get(3))
-        .or(caps.get(4))?
-        .as_str()
-        .trim_end_matches('s');
+    let word = caps.get(1)?.as_str().trim_end_matches('s');
     Some(match word {
         "service" => Dimension::Service,
         "account" => Dimension::LinkedAccount,
@@ -237,6 +239,8 @@ struct Parsed {
     credits: Option<bool>,
     granularity: Option<Granularity>,
     relative_previous: bool,
+    relative_unit: Option<PeriodUnit>,
+    clear_filters: bool,
     cost_words: bool,
 }
 
@@ -244,23 +248,6 @@ fn parse(text: &str, ctx: &PlanContext) -> Result<Parsed, PlanError> {
     let t = text.to_lowercase();
     let periods = find_periods(&t, ctx.today);
     let services = services::find_in_text(&t);
-    let mut accounts = Vec::new();
-    for (name, id) in &ctx.accounts {
-        let hit = account_aliases(name).iter().any(|a| {
-            Regex::new(&format!(r"\b{}\b", regex::escape(a)))
-                .map(|r| r.is_match(&t))
-                .unwrap_or(false)
-        });
-        if hit || t.contains(id.as_str()) {
-            accounts.push(name.clone());
-        }
-    }
-    for c in ACCOUNT_ID.captures_iter(&t) {
-        let id = c[1].to_string();
-        if !ctx.accounts.iter().any(|(_, i)| *i == id) {
-            accounts.push(id);
-        }
-    }
     let regions: Vec<String> = REGION.captures_iter(&t).map(|c| c[1].to_string()).collect();
     let mut group_by: Vec<Dimension> = Vec::new();
     for caps in GROUP.captures_iter(&t) {
@@ -270,7 +257,20 @@ fn parse(text: &str, ctx: &PlanContext) -> Result<Parsed, PlanError> {
             }
         }
     }
-    let mut tags = Vec::new();
+    // Words that follow "team"/"env" without naming one.
+    const NOT_A_VALUE: &[&str] = &[
+        "by", "per", "and", "or", "the", "in", "on", "of", "for", "a", "an", "with", "to", "spend",
+        "spends", "spent", "spending", "cost", "costs", "costing", "tag", "tags", "is", "was",
+        "has", "have", "had", "did", "does", "do", "use", "uses", "used", "that", "this", "which",
+        "each", "every", "bill", "member", "members", "most", "least", "last", "our", "their",
+        "my", "so", "much", "what", "whole",
+    ];
+    let mut tags: Vec<TagFilter> = Vec::new();
+    // Text already claimed by a service or tag phrase, so account names are not read inside it.
+    let mut claimed = t.clone();
+    for m in &services {
+        claimed = claimed.replace(&m.said.to_lowercase(), " ");
+    }
     for c in TAG_FILTER.captures_iter(&t) {
         let key = match &c[1] {
             "environment" => "env".to_string(),
@@ -281,18 +281,49 @@ fn parse(text: &str, ctx: &PlanContext) -> Result<Parsed, PlanError> {
         let grouped = group_by
             .iter()
             .any(|d| matches!(d, Dimension::Tag(k) if *k == key));
-        if grouped
-            || [
-                "by", "per", "and", "or", "the", "in", "spend", "cost", "costs", "tag", "tags",
-            ]
-            .contains(&value.as_str())
+        if grouped || NOT_A_VALUE.contains(&value.as_str()) {
+            continue;
+        }
+        claimed = claimed.replace(&c[0], " ");
+        if !tags.iter().any(|x| x.key == key) {
+            tags.push(TagFilter {
+                key,
+                values: vec![value],
+            });
+        }
+    }
+    // "the payments team" names a team too.
+    for c in TEAM_BEFORE.captures_iter(&t) {
+        let value = c[1].to_string();
+        let grouped = group_by
+            .iter()
+            .any(|d| matches!(d, Dimension::Tag(k) if k == "team"));
+        if grouped || NOT_A_VALUE.contains(&value.as_str()) || tags.iter().any(|x| x.key == "team")
         {
             continue;
         }
+        claimed = claimed.replace(&c[0], " ");
         tags.push(TagFilter {
-            key,
+            key: "team".into(),
             values: vec![value],
         });
+    }
+    let mut accounts = Vec::new();
+    for (name, id) in &ctx.accounts {
+        let hit = account_aliases(name).iter().any(|a| {
+            Regex::new(&format!(r"\b{}\b", regex::escape(a)))
+                .map(|r| r.is_match(&claimed))
+                .unwrap_or(false)
+        });
+        if hit || claimed.contains(id.as_str()) {
+            accounts.push(name.clone());
+        }
+    }
+    for c in ACCOUNT_ID.captures_iter(&t) {
+        let id = c[1].to_string();
+        if !ctx.accounts.iter().any(|(_, i)| *i == id) {
+            accounts.push(id);
+        }
     }
     let top_n = TOP_N
         .captures(&t)
@@ -345,6 +376,9 @@ fn parse(text: &str, ctx: &PlanContext) -> Result<Parsed, PlanError> {
         Some(Intent::Help)
     } else if FORECAST.is_match(&t) {
         Some(Intent::Forecast)
+    } else if WHY_CHANGE.is_match(&t) && COMPARE.is_match(&t) {
+        // "why did our bill go up suddenly" asks for the cause, not for a list of spikes.
+        Some(Intent::Compare)
     } else if ANOMALY.is_match(&t) {
         Some(Intent::Anomalies)
     } else if ADVICE.is_match(&t) || (ADVICE_TOPIC.is_match(&t) && !SPEND_QUESTION.is_match(&t)) {
@@ -370,7 +404,14 @@ fn parse(text: &str, ctx: &PlanContext) -> Result<Parsed, PlanError> {
                     .any(|(n, id)| account_aliases(n).contains(&cand) || *id == cand)
                 || REGION.is_match(&cand)
                 || ACCOUNT_ID.is_match(&cand)
-                || cand.starts_with("account")
+                || cand.split_whitespace().any(|w| {
+                    w.starts_with("account")
+                        || w == "team"
+                        || ctx
+                            .accounts
+                            .iter()
+                            .any(|(n, _)| account_aliases(n).iter().any(|a| a == w))
+                })
                 || TAG_FILTER.is_match(&cand)
                 || [
                     "everything",
@@ -390,16 +431,19 @@ fn parse(text: &str, ctx: &PlanContext) -> Result<Parsed, PlanError> {
                 .any(|w| cand == *w || cand.starts_with(&format!("{w} ")));
             if !known_word {
                 if let Err(unknown) = services::resolve(&cand) {
-                    // "what about X?" can only mean a service here; elsewhere, only a near miss is one.
-                    let asked_about = c.get(0).is_some_and(|m| {
-                        m.as_str().starts_with("what about") || m.as_str().starts_with("how about")
-                    });
-                    if asked_about || !unknown.suggestions.is_empty() {
-                        return Err(PlanError::UnknownService(unknown));
-                    }
+                    // Never answer with the whole bill for a subject we could not read.
+                    return Err(PlanError::UnknownService(unknown));
                 }
             }
         }
+    }
+    if services.is_empty() {
+        if let Some(unknown) = services::near_miss(&t) {
+            return Err(PlanError::UnknownService(unknown));
+        }
+    }
+    if let Some(phrase) = crate::costs::periods::unreadable_date(&t, ctx.today) {
+        return Err(PlanError::UnreadableDate(phrase));
     }
     Ok(Parsed {
         intent,
@@ -414,6 +458,18 @@ fn parse(text: &str, ctx: &PlanContext) -> Result<Parsed, PlanError> {
         credits,
         granularity,
         relative_previous: RELATIVE_PREVIOUS.is_match(&t),
+        relative_unit: RELATIVE_PREVIOUS
+            .captures(&t)
+            .and_then(|c| c.get(2))
+            .and_then(|m| match m.as_str() {
+                "day" => Some(PeriodUnit::Day),
+                "week" => Some(PeriodUnit::Week),
+                "month" => Some(PeriodUnit::Month),
+                "quarter" => Some(PeriodUnit::Quarter),
+                "year" => Some(PeriodUnit::Year),
+                _ => None,
+            }),
+        clear_filters: CLEAR_FILTERS.is_match(&t),
         cost_words: COST_WORDS.is_match(&t),
     })
 }
@@ -446,16 +502,37 @@ fn default_period(intent: Intent, today: NaiveDate) -> NamedPeriod {
     }
 }
 
+fn step_back(n: NamedPeriod, unit: Option<PeriodUnit>) -> NamedPeriod {
+    match unit {
+        Some(u) => n.shifted_back(u),
+        None => n.previous(),
+    }
+}
+
+/// "compare this month with last month": the earlier period is the baseline, whatever the word order.
+fn chronological(a: NamedPeriod, b: NamedPeriod) -> (NamedPeriod, NamedPeriod) {
+    if b.period.start < a.period.start {
+        (b, a)
+    } else {
+        (a, b)
+    }
+}
+
 /// Plans one turn. `previous` is the slots of the conversation's last turn.
 pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<Plan, PlanError> {
     let p = parse(text, ctx)?;
     let lower = text.to_lowercase();
-    let refers_back =
-        FOLLOWUP_START.is_match(&lower) || FOLLOWUP_REF.is_match(&lower) || p.relative_previous;
-    // "How much did we spend on S3 in March?" stands on its own even without an intent word.
-    let self_contained = SPEND_QUESTION.is_match(&lower) && !refers_back;
+    let starts_followup = FOLLOWUP_START.is_match(&lower);
+    let refers_back = starts_followup || FOLLOWUP_REF.is_match(&lower) || p.relative_previous;
+    // "How much did we spend on S3 in March? is that normal" stands on its own: it names what and when.
+    let self_contained = !starts_followup
+        && !p.relative_previous
+        && SPEND_QUESTION.is_match(&lower)
+        && (!p.services.is_empty() || !p.periods.is_empty());
+    let short = lower.split_whitespace().count() <= 3;
     let followup = previous.is_some()
-        && (refers_back || (p.intent.is_none() && !self_contained))
+        && !self_contained
+        && (refers_back || p.intent.is_none() || short)
         && !matches!(p.intent, Some(Intent::Help) | Some(Intent::Explain));
 
     let slots = if let (true, Some(prev)) = (followup, previous) {
@@ -468,8 +545,9 @@ pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<P
             }
         }
         if p.relative_previous && p.periods.is_empty() {
-            s.period = prev.period.previous();
-            s.compare_to = prev.compare_to.map(|c| c.previous());
+            // "the week before" steps back a week whatever the period was; "before that" one period.
+            s.period = step_back(prev.period, p.relative_unit);
+            s.compare_to = prev.compare_to.map(|c| step_back(c, p.relative_unit));
         }
         match p.periods.len() {
             0 => {}
@@ -478,8 +556,9 @@ pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<P
                 s.compare_to = None;
             }
             _ => {
-                s.compare_to = Some(p.periods[0]);
-                s.period = p.periods[1];
+                let (earlier, later) = chronological(p.periods[0], p.periods[1]);
+                s.compare_to = Some(earlier);
+                s.period = later;
             }
         }
         if !p.services.is_empty() {
@@ -496,6 +575,18 @@ pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<P
         }
         if lower.contains("all accounts") || lower.contains("every account") {
             s.accounts.clear();
+        }
+        if lower.contains("all regions") {
+            s.regions.clear();
+        }
+        if lower.contains("all teams") || lower.contains("all tags") {
+            s.tags.clear();
+        }
+        if p.clear_filters && p.services.is_empty() && p.accounts.is_empty() {
+            s.services.clear();
+            s.accounts.clear();
+            s.regions.clear();
+            s.tags.clear();
         }
         if lower.contains("all services") || lower.contains("everything") {
             s.services.clear();
@@ -533,7 +624,10 @@ pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<P
         let (period, compare_to) = match p.periods.len() {
             0 => (default_period(intent, ctx.today), None),
             1 => (p.periods[0], None),
-            _ => (p.periods[1], Some(p.periods[0])),
+            _ => {
+                let (earlier, later) = chronological(p.periods[0], p.periods[1]);
+                (later, Some(earlier))
+            }
         };
         Slots {
             intent,
@@ -647,8 +741,14 @@ pub fn calls_for(s: &Slots, today: NaiveDate) -> Vec<ToolCall> {
         }
         Intent::Compare => {
             let mut m = base_args(s);
-            let before = s.compare_to.unwrap_or_else(|| s.period.previous());
-            m.insert("current".into(), range(&s.period.period));
+            // Today is still being filled in: a period running to today is compared
+            // on its complete days, against the same days of the period before.
+            let mut current = s.period;
+            if current.period.end > today && current.period.days() > 1 {
+                current.period.end = today;
+            }
+            let before = s.compare_to.unwrap_or_else(|| current.previous());
+            m.insert("current".into(), range(&current.period));
             m.insert("previous".into(), range(&before.period));
             let group_by = if !s.group_by.is_empty() {
                 s.group_by.clone()

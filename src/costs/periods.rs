@@ -115,6 +115,33 @@ impl NamedPeriod {
         }
     }
 
+    /// This period moved back by one named unit ("the week before" after any period).
+    pub fn shifted_back(&self, unit: PeriodUnit) -> NamedPeriod {
+        let p = self.period;
+        let back = |d: NaiveDate, months: i32| -> NaiveDate {
+            let first = add_months(d, months);
+            let day = d.day().min(days_in_month(first));
+            NaiveDate::from_ymd_opt(first.year(), first.month(), day).expect("valid day")
+        };
+        let moved = match unit {
+            PeriodUnit::Day => Period::new(p.start - Duration::days(1), p.end - Duration::days(1)),
+            PeriodUnit::Week => Period::new(p.start - Duration::days(7), p.end - Duration::days(7)),
+            PeriodUnit::Month | PeriodUnit::Quarter | PeriodUnit::Year => {
+                if self.unit == unit {
+                    return self.previous();
+                }
+                let m = match unit {
+                    PeriodUnit::Month => -1,
+                    PeriodUnit::Quarter => -3,
+                    _ => -12,
+                };
+                Period::new(back(p.start, m), back(p.last_day(), m) + Duration::days(1))
+            }
+            PeriodUnit::Span => return self.previous(),
+        };
+        NamedPeriod::new(moved, self.unit, self.to_date)
+    }
+
     /// The comparable period before this one: the previous calendar unit, cut
     /// to the same number of days when this one is "to date".
     pub fn previous(&self) -> NamedPeriod {
@@ -124,7 +151,12 @@ impl NamedPeriod {
             PeriodUnit::Quarter => (add_months(p.start, -3), p.start),
             PeriodUnit::Year => (add_months(p.start, -12), p.start),
             PeriodUnit::Day | PeriodUnit::Week | PeriodUnit::Span => {
-                let len = Duration::days(p.days());
+                // A week (even a week to date) steps back a whole week, a day one day.
+                let len = match self.unit {
+                    PeriodUnit::Week => Duration::days(7),
+                    PeriodUnit::Day => Duration::days(1),
+                    _ => Duration::days(p.days()),
+                };
                 return NamedPeriod::new(
                     Period::new(p.start - len, p.end - len),
                     self.unit,
@@ -163,6 +195,10 @@ pub fn add_months(d: NaiveDate, delta: i32) -> NaiveDate {
     let total = d.year() * 12 + d.month0() as i32 + delta;
     NaiveDate::from_ymd_opt(total.div_euclid(12), total.rem_euclid(12) as u32 + 1, 1)
         .expect("valid month")
+}
+
+pub fn days_in_month(first: NaiveDate) -> u32 {
+    (add_months(first, 1) - month_start(first)).num_days() as u32
 }
 
 pub fn month_start(d: NaiveDate) -> NaiveDate {
@@ -295,6 +331,52 @@ fn calendar(
 
 static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     vec![
+        rule(
+            r"(?:from|between) (MONTHS)(?:,? (\d{4}))? (?:to|and|until|through|till|-) (MONTHS)(?:,? (\d{4}))?",
+            |c, t| {
+                let a = month_period(&c[1], c.get(2).map(|m| m.as_str()), t)?;
+                let b = month_period(&c[3], c.get(4).map(|m| m.as_str()), t)?;
+                let (a, b) = if b.start < a.start && c.get(4).is_none() {
+                    // "from november to february": the end is the later one.
+                    (a, Period::month(a.start.year() + 1, b.start.month()))
+                } else {
+                    (a, b)
+                };
+                (a.start <= b.start && a.start <= t).then(|| {
+                    let end = b.end.min(t + Duration::days(1));
+                    NamedPeriod::new(
+                        Period::new(a.start, end),
+                        PeriodUnit::Span,
+                        end == t + Duration::days(1),
+                    )
+                })
+            },
+        ),
+        rule(r"since (MONTHS)(?:,? (\d{4}))?", |c, t| {
+            let a = month_period(&c[1], c.get(2).map(|m| m.as_str()), t)?;
+            (a.start <= t)
+                .then(|| NamedPeriod::new(Period::inclusive(a.start, t), PeriodUnit::Span, true))
+        }),
+        rule(r"(\d{4})-(\d{2})(?:[^-\d]|$)", |c, t| {
+            let s = NaiveDate::from_ymd_opt(c[1].parse().ok()?, c[2].parse().ok()?, 1)?;
+            (s <= t).then(|| calendar(s, add_months(s, 1), PeriodUnit::Month, t))
+        }),
+        rule(r"(\d{1,2})/(\d{4})", |c, t| {
+            let s = NaiveDate::from_ymd_opt(c[2].parse().ok()?, c[1].parse().ok()?, 1)?;
+            (s <= t).then(|| calendar(s, add_months(s, 1), PeriodUnit::Month, t))
+        }),
+        rule(r"(?:last|past|previous) weekend", |_, t| {
+            let sat = week_start(t) - Duration::days(2);
+            Some(NamedPeriod::new(
+                Period::inclusive(sat, sat + Duration::days(1)),
+                PeriodUnit::Span,
+                false,
+            ))
+        }),
+        rule(r"this weekend", |_, t| {
+            let sat = week_start(t) + Duration::days(5);
+            (sat <= t).then(|| NamedPeriod::new(Period::inclusive(sat, t), PeriodUnit::Span, true))
+        }),
         rule(
             r"(?:from|between) (DATE) (?:to|and|until|through|till|-) (DATE)",
             |c, t| {
@@ -497,12 +579,40 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     ]
 });
 
-/// Every time phrase in `text`, in the order written, for a given `today`.
-pub fn find_periods(text: &str, today: NaiveDate) -> Vec<NamedPeriod> {
+fn month_period(word: &str, year: Option<&str>, today: NaiveDate) -> Option<Period> {
+    let m = month_number(word)?;
+    let start = match year {
+        Some(y) => NaiveDate::from_ymd_opt(y.parse().ok()?, m, 1)?,
+        None => latest_month(today, m),
+    };
+    Some(Period::new(start, add_months(start, 1)))
+}
+
+/// A date-like phrase no rule could read (an impossible or future date, an
+/// unknown format), so the planner can say so instead of guessing.
+pub fn unreadable_date(text: &str, today: NaiveDate) -> Option<String> {
+    static DATE_LIKE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(&format!(r"\b(?:\d{{4}}-\d{{1,2}}(?:-\d{{1,2}})?|\d{{1,2}}/\d{{1,2}}(?:/\d{{2,4}})?|\d{{1,2}}(?:st|nd|rd|th)? (?:{MONTHS})\b(?:,? \d{{4}})?|(?:{MONTHS}) \d{{1,2}}(?:st|nd|rd|th)?\b(?:,? \d{{4}})?)")).expect("date-like pattern compiles")
+    });
     let lower = text.to_lowercase();
+    let spans = period_spans(&lower, today);
+    DATE_LIKE
+        .find_iter(&lower)
+        .find(|m| !spans.iter().any(|(s, e)| m.start() >= *s && m.end() <= *e))
+        .map(|m| m.as_str().to_string())
+}
+
+fn period_spans(lower: &str, today: NaiveDate) -> Vec<(usize, usize)> {
+    matches(lower, today)
+        .into_iter()
+        .map(|(s, e, _)| (s, e))
+        .collect()
+}
+
+fn matches(lower: &str, today: NaiveDate) -> Vec<(usize, usize, NamedPeriod)> {
     let mut taken: Vec<(usize, usize, NamedPeriod)> = Vec::new();
     for rule in RULES.iter() {
-        for caps in rule.re.captures_iter(&lower) {
+        for caps in rule.re.captures_iter(lower) {
             let m = caps.get(0).expect("whole match");
             if taken.iter().any(|(s, e, _)| m.start() < *e && *s < m.end()) {
                 continue;
@@ -513,7 +623,15 @@ pub fn find_periods(text: &str, today: NaiveDate) -> Vec<NamedPeriod> {
         }
     }
     taken.sort_by_key(|(s, _, _)| *s);
-    taken.into_iter().map(|(_, _, p)| p).collect()
+    taken
+}
+
+/// Every time phrase in `text`, in the order written, for a given `today`.
+pub fn find_periods(text: &str, today: NaiveDate) -> Vec<NamedPeriod> {
+    matches(&text.to_lowercase(), today)
+        .into_iter()
+        .map(|(_, _, p)| p)
+        .collect()
 }
 
 /// Whether the text names a weekday-aligned or calendar period at all.
@@ -635,6 +753,98 @@ mod tests {
                 "phrase: {text}"
             );
         }
+    }
+
+    #[test]
+    fn month_ranges_numeric_months_and_weekends() {
+        use PeriodUnit::*;
+        let cases: &[(&str, &str, &str, PeriodUnit, bool)] = &[
+            ("spend since march", "2026-03-01", "2026-11-19", Span, true),
+            (
+                "from march to june",
+                "2026-03-01",
+                "2026-06-30",
+                Span,
+                false,
+            ),
+            (
+                "between january and march 2026",
+                "2026-01-01",
+                "2026-03-31",
+                Span,
+                false,
+            ),
+            ("spend in 2026-10", "2026-10-01", "2026-10-31", Month, false),
+            (
+                "EC2 spend in 10/2026",
+                "2026-10-01",
+                "2026-10-31",
+                Month,
+                false,
+            ),
+            (
+                "spend last weekend",
+                "2026-11-14",
+                "2026-11-15",
+                Span,
+                false,
+            ),
+        ];
+        for (text, start, last, unit, to_date) in cases {
+            assert_eq!(
+                one(text),
+                (start.to_string(), last.to_string(), *unit, *to_date),
+                "phrase: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn unreadable_dates_are_named() {
+        let t = d(TODAY);
+        assert_eq!(
+            unreadable_date("spend on 2026-02-30", t).as_deref(),
+            Some("2026-02-30")
+        );
+        assert_eq!(
+            unreadable_date("spend on 2026-11-20", t).as_deref(),
+            Some("2026-11-20")
+        );
+        assert_eq!(
+            unreadable_date("spend on november 31", t).as_deref(),
+            Some("november 31")
+        );
+        assert_eq!(
+            unreadable_date("spend on 31 february 2026", t).as_deref(),
+            Some("31 february 2026")
+        );
+        assert_eq!(unreadable_date("spend on 2026-11-02", t), None);
+        assert_eq!(unreadable_date("from 2026-03-01 to 2026-03-15", t), None);
+        assert_eq!(unreadable_date("spend in march 2026", t), None);
+    }
+
+    #[test]
+    fn stepping_back_by_a_named_unit() {
+        let this_week = find_periods("this week", d(TODAY))[0];
+        assert_eq!(
+            this_week.previous().period,
+            Period::inclusive(d("2026-11-09"), d("2026-11-12"))
+        );
+        let yesterday = find_periods("yesterday", d(TODAY))[0];
+        assert_eq!(
+            yesterday.shifted_back(PeriodUnit::Week).period,
+            Period::day(d("2026-11-11"))
+        );
+        let last_month = find_periods("last month", d(TODAY))[0];
+        assert_eq!(
+            last_month.shifted_back(PeriodUnit::Month).period,
+            Period::month(2026, 9)
+        );
+        let last_week = find_periods("last week", d(TODAY))[0];
+        assert_eq!(
+            last_week.shifted_back(PeriodUnit::Week).period,
+            Period::inclusive(d("2026-11-02"), d("2026-11-08"))
+        );
     }
 
     #[test]

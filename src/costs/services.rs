@@ -305,6 +305,12 @@ const ALIASES: &[Alias] = &[
         services: &["AWS Backup"],
         usage: &[],
     },
+    Alias {
+        words: &["support", "aws support", "support plan"],
+        display: "AWS Support",
+        services: &["AWS Support (Business)"],
+        usage: &[],
+    },
 ];
 
 fn normalize(s: &str) -> String {
@@ -427,6 +433,101 @@ pub fn resolve(name: &str) -> Result<ServiceMatch, UnknownService> {
     })
 }
 
+/// Ordinary words of cost questions that sit close to a service word
+/// ("instance" near "instances") and must not be taken for typos.
+const COMMON_WORDS: &[&str] = &[
+    "instance",
+    "account",
+    "accounts",
+    "amount",
+    "change",
+    "changes",
+    "compare",
+    "budget",
+    "budgets",
+    "month",
+    "months",
+    "quarter",
+    "daily",
+    "weekly",
+    "monthly",
+    "region",
+    "regions",
+    "service",
+    "services",
+    "spend",
+    "spent",
+    "costs",
+    "total",
+    "totals",
+    "break",
+    "forecast",
+    "anomaly",
+    "anomalies",
+    "increase",
+    "decrease",
+    "because",
+    "about",
+    "which",
+    "where",
+    "there",
+    "their",
+    "these",
+    "those",
+    "cloud",
+    "storage",
+    "traffic",
+    "savings",
+    "saving",
+    "sample",
+    "credits",
+    "refunds",
+    "tagged",
+    "teams",
+    "lambda",
+    "usage",
+    "types",
+    "instances",
+];
+
+/// A word that is one or two letters away from a service name ("lamda",
+/// "cloudwach"): a typo to point out rather than a subject to ignore.
+pub fn near_miss(text: &str) -> Option<UnknownService> {
+    let hay = normalize(text);
+    for token in hay.split(|c: char| !c.is_ascii_alphanumeric()) {
+        if token.len() < 5
+            || COMMON_WORDS.contains(&token)
+            || token.chars().any(|c| c.is_ascii_digit())
+        {
+            continue;
+        }
+        for alias in ALIASES {
+            for w in alias
+                .words
+                .iter()
+                .filter(|w| w.len() >= 5 && !w.contains(' '))
+            {
+                if token == *w || token.starts_with(w) || w.starts_with(token) {
+                    continue;
+                }
+                let allowed = if w.len() >= 8 { 2 } else { 1 };
+                if strsim::damerau_levenshtein(token, w) <= allowed {
+                    let label = alias
+                        .services
+                        .first()
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| alias.display.to_string());
+                    return Some(UnknownService {
+                        given: token.to_string(),
+                        suggestions: vec![label],
+                    });
+                }
+            }
+        }
+    }
+    None
+}
+
 /// The closest real names to something that matched none.
 pub fn suggest(name: &str) -> Vec<String> {
     let n = normalize(name);
@@ -529,6 +630,26 @@ mod tests {
                 expected.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
                 "{text}"
             );
+        }
+    }
+
+    #[test]
+    fn typos_are_caught_and_ordinary_words_are_not() {
+        assert_eq!(
+            near_miss("lamda spend last month").unwrap().suggestions,
+            vec!["AWS Lambda"]
+        );
+        assert_eq!(
+            near_miss("our cloudwach bill").unwrap().suggestions,
+            vec!["AmazonCloudWatch"]
+        );
+        for ok in [
+            "top 5 services by instance type",
+            "how much did the accounts spend",
+            "why did the bill increase last month",
+            "spend on lambdas",
+        ] {
+            assert!(near_miss(ok).is_none(), "{ok}: {:?}", near_miss(ok));
         }
     }
 
