@@ -392,6 +392,21 @@ fn parse(text: &str, ctx: &PlanContext) -> Result<Parsed, PlanError> {
     } else {
         None
     };
+    // "compare prod and staging", "us-east-1 vs eu-west-1": two values side by side, not two periods.
+    let mut intent = intent;
+    if intent == Some(Intent::Compare)
+        && periods.len() < 2
+        && !WHY_CHANGE.is_match(&t)
+        && group_by.is_empty()
+    {
+        if accounts_named_twice(&t, ctx) {
+            intent = Some(Intent::Breakdown);
+            group_by.push(Dimension::LinkedAccount);
+        } else if REGION.find_iter(&t).count() >= 2 {
+            intent = Some(Intent::Breakdown);
+            group_by.push(Dimension::Region);
+        }
+    }
     // A word after "spend on" / "what about" that names nothing we know.
     if services.is_empty() {
         if let Some(c) = UNKNOWN_CANDIDATE.captures(&t) {
@@ -507,6 +522,19 @@ fn step_back(n: NamedPeriod, unit: Option<PeriodUnit>) -> NamedPeriod {
         Some(u) => n.shifted_back(u),
         None => n.previous(),
     }
+}
+
+fn accounts_named_twice(t: &str, ctx: &PlanContext) -> bool {
+    ctx.accounts
+        .iter()
+        .filter(|(n, id)| {
+            account_aliases(n)
+                .iter()
+                .any(|a| t.split(|c: char| !c.is_alphanumeric()).any(|w| w == a))
+                || t.contains(id.as_str())
+        })
+        .count()
+        >= 2
 }
 
 /// "compare this month with last month": the earlier period is the baseline, whatever the word order.
