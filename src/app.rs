@@ -65,7 +65,12 @@ impl App {
             SourceKind::Sample => Arc::new(SampleSource::new(today())),
             SourceKind::Explorer => Arc::new(ExplorerSource::connect(&config.aws).await),
         };
-        let cached = CachedSource::new(inner, store.clone(), config.cache.clone(), today.clone());
+        let cached = CachedSource::new(inner, store.clone(), config.cache.clone(), today.clone())
+            .with_monthly_limit(config.aws.max_requests_per_month);
+        // Expired cache entries are dead weight.
+        if let Err(e) = store.cache_prune(chrono::Utc::now()).await {
+            tracing::warn!(error = %e, "could not prune the cost cache");
+        }
         let source_metrics = cached.metrics();
         let (dense, dense_status) = load_dense(&config, &store)?;
         let qdrant = match (&config.retrieval.qdrant_url, &dense) {

@@ -144,6 +144,10 @@ pub struct AwsConfig {
     pub accounts: Vec<AccountConfig>,
     /// Upper bound on Cost Explorer requests (pages) for one query.
     pub max_requests_per_query: u32,
+    /// Upper bound on Cost Explorer requests in a calendar month (UTC), across processes.
+    pub max_requests_per_month: u64,
+    /// How far back Cost Explorer has data: 14 months by default (38 with multi-year data enabled).
+    pub history_months: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -211,6 +215,8 @@ impl Default for AwsConfig {
             role_arn: None,
             accounts: Vec::new(),
             max_requests_per_query: 40,
+            max_requests_per_month: 3000,
+            history_months: 14,
         }
     }
 }
@@ -243,7 +249,7 @@ fn default_data_dir() -> PathBuf {
 }
 
 /// A named bearer token for the webhook.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct WebhookToken {
     pub name: String,
     pub secret: Secret,
@@ -339,6 +345,12 @@ impl Config {
         }
         if let Some(v) = get("COSTBOT_AWS_MAX_REQUESTS_PER_QUERY") {
             self.aws.max_requests_per_query = parse("COSTBOT_AWS_MAX_REQUESTS_PER_QUERY", &v)?;
+        }
+        if let Some(v) = get("COSTBOT_AWS_MAX_REQUESTS_PER_MONTH") {
+            self.aws.max_requests_per_month = parse("COSTBOT_AWS_MAX_REQUESTS_PER_MONTH", &v)?;
+        }
+        if let Some(v) = get("COSTBOT_AWS_HISTORY_MONTHS") {
+            self.aws.history_months = parse("COSTBOT_AWS_HISTORY_MONTHS", &v)?;
         }
         if let Some(v) = get("COSTBOT_CACHE_CLOSED_TTL_HOURS") {
             self.cache.closed_ttl_hours = parse("COSTBOT_CACHE_CLOSED_TTL_HOURS", &v)?;
@@ -455,15 +467,31 @@ impl Config {
                     .map(String::from),
             );
         }
-        let mut tokens = Vec::new();
-        for (i, entry) in raw.into_iter().enumerate() {
+        let mut tokens: Vec<WebhookToken> = Vec::new();
+        for entry in raw {
             let (name, secret) = match entry.split_once(':') {
                 Some((n, s)) if !n.is_empty() && !s.is_empty() => (n.to_string(), s.to_string()),
-                _ => (format!("token{}", i + 1), entry),
+                // A bare secret is named by a digest prefix, so its conversations stay its own
+                // when other tokens are added, removed or reordered.
+                _ => {
+                    use sha2::{Digest, Sha256};
+                    (
+                        format!(
+                            "token-{}",
+                            &format!("{:x}", Sha256::digest(entry.as_bytes()))[..8]
+                        ),
+                        entry,
+                    )
+                }
             };
             if secret.len() < 16 {
                 return Err(ConfigError::Invalid(format!(
                     "webhook token '{name}' is shorter than 16 characters; generate one with `openssl rand -hex 32`"
+                )));
+            }
+            if tokens.iter().any(|t| t.name == name) {
+                return Err(ConfigError::Invalid(format!(
+                    "two webhook tokens are named '{name}'; each needs its own name"
                 )));
             }
             tokens.push(WebhookToken {
@@ -509,7 +537,17 @@ mod tests {
         assert_eq!(c.budget_monthly, Some("12500.50".parse().unwrap()));
         let tokens = c.webhook_tokens().unwrap();
         assert_eq!(tokens[0].name, "ci");
-        assert_eq!(tokens[1].name, "token2");
+        assert!(tokens[1].name.starts_with("token-"));
+        // The same bare secret always gets the same name.
+        assert_eq!(c.webhook_tokens().unwrap()[1].name, tokens[1].name);
+        c.server
+            .webhook_tokens
+            .push(Secret::new("ci:another-secret-value-xyz"));
+        assert!(c
+            .webhook_tokens()
+            .unwrap_err()
+            .to_string()
+            .contains("two webhook tokens"));
     }
 
     #[test]

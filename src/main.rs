@@ -118,8 +118,10 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             as_of,
         } => {
             let app = App::build(config, as_of).await?;
+            // Named up front so a failed first question can still be continued.
+            let conversation = conversation.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
             let inquiry = Inquiry {
-                conversation_id: conversation,
+                conversation_id: Some(conversation.clone()),
                 user: "cli".into(),
                 channel: "cli".into(),
                 text: question,
@@ -141,6 +143,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 }
                 Err(e) => {
                     print_error(&e, json);
+                    eprintln!("(conversation {conversation})");
                     Ok(std::process::ExitCode::from(2))
                 }
             }

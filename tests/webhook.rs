@@ -163,6 +163,22 @@ async fn bad_input_gets_clear_errors() {
     let (status, body) = ask(&s.url, Some(SECRET), json!({"text": "tell me a joke"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(body["error"]["code"], "unanswerable");
+    // Even a failed first question names its conversation, and the history keeps it.
+    let id = body["conversation_id"]
+        .as_str()
+        .expect("a conversation id")
+        .to_string();
+    let history: Value = reqwest::Client::new()
+        .get(format!("{}/v1/conversations/{id}", s.url))
+        .bearer_auth(SECRET)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(history["messages"][0]["text"], "tell me a joke");
+    assert_eq!(history["messages"].as_array().unwrap().len(), 2);
     assert!(!body["error"]["suggestions"].as_array().unwrap().is_empty());
 
     let (status, body) = ask(

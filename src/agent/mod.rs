@@ -147,7 +147,26 @@ impl Agent {
         let mut answer = match plan.slots.intent {
             Intent::Help => help(),
             Intent::Explain => self.explain(&id).await?,
-            _ => self.run(&plan).await.inspect_err(|_| ())?,
+            _ => match self.run(&plan).await {
+                Ok(a) => a,
+                Err(e) => {
+                    // Keep the question and what went wrong in the history.
+                    self.store
+                        .append_message(
+                            &id,
+                            Role::User,
+                            Some(&inquiry.user),
+                            &inquiry.text,
+                            None,
+                            None,
+                        )
+                        .await?;
+                    self.store
+                        .append_message(&id, Role::Assistant, None, &e.to_string(), None, None)
+                        .await?;
+                    return Err(e);
+                }
+            },
         };
         answer.conversation_id = id.clone();
         let slots = serde_json::to_value(&plan.slots).ok();

@@ -311,7 +311,8 @@ impl Tools {
                 if q.period.start >= q.period.end {
                     q.period = Period::day(today);
                 }
-                let filtered = !q.filter.is_empty();
+                // The budget is for the default connection's whole bill.
+                let filtered = !q.filter.is_empty() || q.connection.is_some();
                 let history = self.source.cost_and_usage(&q).await?;
                 let budget = if filtered { None } else { self.budget };
                 let forecast = analysis::forecast_month(&history.series(), today, budget);

@@ -28,6 +28,8 @@ pub struct ApiError {
     message: String,
     suggestions: Vec<String>,
     retry_after: Option<u64>,
+    /// Set when the question belonged to a conversation, so the caller can continue it.
+    conversation_id: Option<String>,
 }
 
 impl ApiError {
@@ -38,6 +40,7 @@ impl ApiError {
             message: message.into(),
             suggestions: Vec::new(),
             retry_after: None,
+            conversation_id: None,
         }
     }
 }
@@ -47,6 +50,9 @@ impl IntoResponse for ApiError {
         let mut body = json!({ "error": { "code": self.code, "message": self.message } });
         if !self.suggestions.is_empty() {
             body["error"]["suggestions"] = json!(self.suggestions);
+        }
+        if let Some(id) = &self.conversation_id {
+            body["conversation_id"] = json!(id);
         }
         let mut resp = (self.status, Json(body)).into_response();
         if let Some(secs) = self.retry_after {
@@ -187,10 +193,39 @@ fn agent_error(e: AgentError) -> ApiError {
                 CostError::Throttled.to_string(),
             )
         },
-        AgentError::Tool(ToolError::Cost(e @ CostError::AccessDenied(_)))
-        | AgentError::Tool(ToolError::Cost(e @ CostError::Service(_))) => {
-            ApiError::new(StatusCode::BAD_GATEWAY, "cost_source_failed", e.to_string())
+        // AWS error text can name accounts and roles: callers get a fixed sentence, the log gets the details.
+        AgentError::Tool(ToolError::Cost(e @ CostError::AccessDenied(_))) => {
+            tracing::warn!(error = %e, "Cost Explorer refused the credentials");
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "cost_source_failed",
+                "AWS refused costbot's credentials; the operator should run `costbot doctor --aws`",
+            )
         }
+        AgentError::Tool(ToolError::Cost(e @ CostError::Service(_))) => {
+            tracing::warn!(error = %e, "Cost Explorer failed");
+            ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "cost_source_failed",
+                "Cost Explorer could not be reached or failed; try again later",
+            )
+        }
+        AgentError::Tool(ToolError::Cost(e @ CostError::Cache(_))) => {
+            tracing::error!(error = %e, "cost cache failed");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "costbot's cache failed; see the server log",
+            )
+        }
+        AgentError::Tool(ToolError::Cost(e @ CostError::MonthlyBudget { .. })) => ApiError {
+            retry_after: Some(3600),
+            ..ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "request_budget",
+                e.to_string(),
+            )
+        },
         AgentError::Tool(t) => ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "cannot_answer",
@@ -261,9 +296,14 @@ pub async fn inquire(
         ));
     }
     // The caller's token owns the conversation; "user" is informational.
+    // A new conversation gets its id here, so even an error response can name it.
+    let conversation_id = parsed
+        .conversation_id
+        .filter(|c| !c.trim().is_empty())
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let inquiry = Inquiry {
-        conversation_id: parsed.conversation_id,
-        user: token.name.clone(),
+        conversation_id: Some(conversation_id.clone()),
+        user: owner_of(&token.name),
         channel: "webhook".into(),
         text: parsed.text,
     };
@@ -284,9 +324,19 @@ pub async fn inquire(
         Err(e) => {
             state.metrics.failed.fetch_add(1, Ordering::Relaxed);
             tracing::info!(caller = %caller, error = %e, ms = started.elapsed().as_millis() as u64, "not answered");
-            Err(agent_error(e))
+            let not_found = matches!(e, AgentError::NotYours(_));
+            let mut err = agent_error(e);
+            if !not_found {
+                err.conversation_id = Some(conversation_id);
+            }
+            Err(err)
         }
     }
+}
+
+/// Webhook callers own conversations under their own namespace, apart from the CLI's.
+fn owner_of(token_name: &str) -> String {
+    format!("webhook:{token_name}")
 }
 
 pub async fn conversation(
@@ -300,7 +350,7 @@ pub async fn conversation(
         .conversation_owner(&id)
         .await
         .map_err(|e| agent_error(AgentError::Store(e)))?;
-    if owner.as_deref() != Some(token.name.as_str()) {
+    if owner.as_deref() != Some(owner_of(&token.name).as_str()) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",

@@ -30,6 +30,7 @@ pub struct CachedSource {
     ttl: CacheConfig,
     today: Today,
     metrics: Arc<SourceMetrics>,
+    monthly_limit: Option<u64>,
 }
 
 impl CachedSource {
@@ -40,7 +41,14 @@ impl CachedSource {
             ttl,
             today,
             metrics: Arc::new(SourceMetrics::default()),
+            monthly_limit: None,
         }
+    }
+
+    /// Refuse new requests once this many were recorded in the calendar month.
+    pub fn with_monthly_limit(mut self, limit: u64) -> Self {
+        self.monthly_limit = Some(limit);
+        self
     }
 
     pub fn metrics(&self) -> Arc<SourceMetrics> {
@@ -55,9 +63,10 @@ impl CachedSource {
         format!("{:x}", h.finalize())
     }
 
-    fn ttl_for(&self, q: &CostQuery) -> Duration {
+    fn ttl_for(&self, q: &CostQuery, estimated: bool) -> Duration {
         let yesterday = (self.today)() - Duration::days(1);
-        if q.period.end <= yesterday {
+        // Estimated figures (an open or just-closed month) still change.
+        if q.period.end <= yesterday && !estimated {
             Duration::hours(self.ttl.closed_ttl_hours as i64)
         } else {
             Duration::minutes(self.ttl.recent_ttl_minutes as i64)
@@ -100,15 +109,30 @@ impl CostSource for CachedSource {
             }
         }
         self.metrics.cache_misses.fetch_add(1, Ordering::Relaxed);
-        let result = self.inner.cost_and_usage(q).await?;
+        if let Some(limit) = self.monthly_limit {
+            let month = now.format("%Y-%m-01").to_string();
+            let used = self
+                .store
+                .requests_since(&month)
+                .await
+                .map_err(|e| CostError::Cache(e.to_string()))?;
+            if used >= limit {
+                return Err(CostError::MonthlyBudget { limit });
+            }
+        }
+        // Requests are counted as they are made, so a query that fails part-way is still on the books.
+        let meter = std::sync::atomic::AtomicU32::new(0);
+        let outcome = self.inner.cost_and_usage_metered(q, &meter).await;
+        let spent = meter.load(Ordering::Relaxed);
         self.metrics
             .requests
-            .fetch_add(result.requests as u64, Ordering::Relaxed);
+            .fetch_add(spent as u64, Ordering::Relaxed);
         let day = now.format("%Y-%m-%d").to_string();
         self.store
-            .record_requests(&day, self.inner.name(), result.requests)
+            .record_requests(&day, self.inner.name(), spent)
             .await
             .map_err(|e| CostError::Cache(e.to_string()))?;
+        let result = outcome?;
         let text = serde_json::to_string(&result).map_err(|e| CostError::Cache(e.to_string()))?;
         self.store
             .cache_put(
@@ -117,7 +141,7 @@ impl CostSource for CachedSource {
                 &q.canonical(),
                 &text,
                 now,
-                now + self.ttl_for(q),
+                now + self.ttl_for(q, result.estimated()),
             )
             .await
             .map_err(|e| CostError::Cache(e.to_string()))?;
@@ -187,6 +211,57 @@ mod tests {
         assert_eq!(cached.metrics().cache_hits.load(Ordering::Relaxed), 1);
     }
 
+    /// Makes two billable requests, then fails, as a throttled pagination would.
+    struct FailsAfterPaying;
+
+    #[async_trait]
+    impl CostSource for FailsAfterPaying {
+        fn name(&self) -> &str {
+            "fails"
+        }
+        async fn cost_and_usage(&self, _q: &CostQuery) -> Result<CostResult, CostError> {
+            Err(CostError::Throttled)
+        }
+        async fn cost_and_usage_metered(
+            &self,
+            _q: &CostQuery,
+            meter: &std::sync::atomic::AtomicU32,
+        ) -> Result<CostResult, CostError> {
+            meter.fetch_add(2, Ordering::Relaxed);
+            Err(CostError::Throttled)
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_of_failed_queries_are_counted_and_the_month_is_capped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("c.db")).await.unwrap();
+        let today = NaiveDate::from_ymd_opt(2026, 11, 19).unwrap();
+        let cached = CachedSource::new(
+            Arc::new(FailsAfterPaying),
+            store.clone(),
+            CacheConfig::default(),
+            Arc::new(move || today),
+        )
+        .with_monthly_limit(3);
+        let q = CostQuery::new(Period::month(2026, 10));
+        assert!(matches!(
+            cached.cost_and_usage(&q).await,
+            Err(CostError::Throttled)
+        ));
+        assert_eq!(store.requests_since("2000-01-01").await.unwrap(), 2);
+        assert!(matches!(
+            cached.cost_and_usage(&q).await,
+            Err(CostError::Throttled)
+        ));
+        // Four requests recorded, over the limit of three: no further request is made.
+        assert!(matches!(
+            cached.cost_and_usage(&q).await,
+            Err(CostError::MonthlyBudget { limit: 3 })
+        ));
+        assert_eq!(store.requests_since("2000-01-01").await.unwrap(), 4);
+    }
+
     #[tokio::test]
     async fn recent_periods_expire_sooner() {
         let dir = tempfile::tempdir().unwrap();
@@ -200,7 +275,8 @@ mod tests {
         );
         let closed = CostQuery::new(Period::month(2026, 10));
         let open = CostQuery::new(Period::inclusive(today - Duration::days(3), today));
-        assert_eq!(cached.ttl_for(&closed), Duration::hours(168));
-        assert_eq!(cached.ttl_for(&open), Duration::minutes(60));
+        assert_eq!(cached.ttl_for(&closed, false), Duration::hours(168));
+        assert_eq!(cached.ttl_for(&closed, true), Duration::minutes(60));
+        assert_eq!(cached.ttl_for(&open, false), Duration::minutes(60));
     }
 }

@@ -24,6 +24,7 @@ pub struct ExplorerSource {
     connections: HashMap<String, Client>,
     accounts: Vec<(String, String)>,
     max_requests_per_query: u32,
+    history_months: u32,
     requests: Arc<AtomicU64>,
 }
 
@@ -83,6 +84,7 @@ impl ExplorerSource {
                 .filter_map(|a| a.id.clone().map(|id| (a.name.clone(), id)))
                 .collect(),
             max_requests_per_query: config.max_requests_per_query.max(1),
+            history_months: config.history_months.max(1),
             requests: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -193,7 +195,17 @@ fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
             se.err().code().unwrap_or_default().to_string(),
             se.err().message().unwrap_or_default().to_string(),
         ),
-        other => (String::new(), format!("{other:?}")),
+        SdkError::TimeoutError(_) => (String::new(), "the request timed out".to_string()),
+        SdkError::DispatchFailure(_) => (
+            String::new(),
+            "could not connect to the Cost Explorer endpoint".to_string(),
+        ),
+        SdkError::ResponseError(_) => (String::new(), "the response could not be read".to_string()),
+        SdkError::ConstructionFailure(_) => (
+            String::new(),
+            "the request could not be built (check the region and credentials)".to_string(),
+        ),
+        other => (String::new(), format!("unexpected failure: {other}")),
     };
     match code.as_str() {
         "LimitExceededException" | "ThrottlingException" | "TooManyRequestsException" => {
@@ -246,7 +258,29 @@ impl CostSource for ExplorerSource {
     }
 
     async fn cost_and_usage(&self, q: &CostQuery) -> Result<CostResult, CostError> {
+        self.cost_and_usage_metered(q, &std::sync::atomic::AtomicU32::new(0))
+            .await
+    }
+
+    async fn cost_and_usage_metered(
+        &self,
+        q: &CostQuery,
+        meter: &std::sync::atomic::AtomicU32,
+    ) -> Result<CostResult, CostError> {
         q.validate()?;
+        // Cost Explorer keeps about 13 months (up to 38 with multi-year data): refuse
+        // older periods here instead of paying for an error.
+        let earliest = super::periods::add_months(
+            chrono::Utc::now().date_naive(),
+            -(self.history_months as i32),
+        );
+        if q.period.start < earliest {
+            return Err(CostError::OutOfRange(format!(
+                "{} (the oldest month configured as available is {})",
+                q.period.label(),
+                earliest.format("%B %Y")
+            )));
+        }
         let client = self.client(q.connection.as_deref())?;
         // Substring matches on usage types are done here: group by usage type too, keep matching rows.
         let narrow = !q.filter.usage_type_contains.is_empty();
@@ -298,6 +332,7 @@ impl CostSource for ExplorerSource {
             let resp = req.send().await.map_err(classify);
             requests += 1;
             self.requests.fetch_add(1, Ordering::Relaxed);
+            meter.fetch_add(1, Ordering::Relaxed);
             let resp = resp?;
             for r in resp.results_by_time() {
                 let tp = r.time_period();

@@ -333,6 +333,8 @@ pub enum CostError {
     UnknownConnection(String),
     #[error("answering this would take more than {limit} Cost Explorer requests; narrow the period or grouping")]
     RequestBudget { limit: u32 },
+    #[error("this month's Cost Explorer request budget ({limit} requests) is used up; raise aws.max_requests_per_month or wait for next month")]
+    MonthlyBudget { limit: u64 },
     #[error("data for {0} is not available: Cost Explorer keeps about 13 months (14 with multi-year data enabled)")]
     OutOfRange(String),
     #[error("Cost Explorer failed: {0}")]
@@ -356,4 +358,15 @@ pub trait CostSource: Send + Sync {
         Vec::new()
     }
     async fn cost_and_usage(&self, query: &CostQuery) -> Result<CostResult, CostError>;
+    /// Like `cost_and_usage`, adding each billable request to `meter` as it is
+    /// made, so requests spent on a query that then fails are still counted.
+    async fn cost_and_usage_metered(
+        &self,
+        query: &CostQuery,
+        meter: &std::sync::atomic::AtomicU32,
+    ) -> Result<CostResult, CostError> {
+        let r = self.cost_and_usage(query).await?;
+        meter.fetch_add(r.requests, std::sync::atomic::Ordering::Relaxed);
+        Ok(r)
+    }
 }
