@@ -62,7 +62,7 @@ impl App {
         let store = Store::open(&config.database_path()).await?;
         let today = today_fn(&config, as_of)?;
         let inner: Arc<dyn CostSource> = match config.source {
-            SourceKind::Sample => Arc::new(SampleSource::new(today())),
+            SourceKind::Sample => Arc::new(SampleSource::with_clock(today.clone())),
             SourceKind::Explorer => Arc::new(ExplorerSource::connect(&config.aws).await),
         };
         let cached = CachedSource::new(inner, store.clone(), config.cache.clone(), today.clone())

@@ -7,7 +7,7 @@
 //! built on it says it is sample data.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, RwLock};
 
 use async_trait::async_trait;
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
@@ -328,25 +328,38 @@ struct Record {
 }
 
 pub struct SampleSource {
-    today: NaiveDate,
-    records: OnceLock<Vec<Record>>,
+    clock: super::cache::Today,
+    /// The data as generated for one "today"; generated again when the day changes.
+    data: RwLock<Option<(NaiveDate, Arc<Vec<Record>>)>>,
 }
 
 impl SampleSource {
-    /// The sample organization as seen on `today` (today's data is partial).
+    /// The sample organization as seen on a fixed `today` (today's data is partial).
     pub fn new(today: NaiveDate) -> Self {
+        Self::with_clock(Arc::new(move || today))
+    }
+
+    /// Follows `clock`, so a long-running server's sample moves on each day.
+    pub fn with_clock(clock: super::cache::Today) -> Self {
         SampleSource {
-            today,
-            records: OnceLock::new(),
+            clock,
+            data: RwLock::new(None),
         }
     }
 
     pub fn first_day(&self) -> NaiveDate {
-        self.today - Duration::days(HISTORY_DAYS)
+        (self.clock)() - Duration::days(HISTORY_DAYS)
     }
 
-    fn records(&self) -> &[Record] {
-        self.records.get_or_init(|| generate(self.today))
+    fn records(&self, today: NaiveDate) -> Arc<Vec<Record>> {
+        if let Some((day, records)) = self.data.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            if *day == today {
+                return records.clone();
+            }
+        }
+        let records = Arc::new(generate(today));
+        *self.data.write().unwrap_or_else(|e| e.into_inner()) = Some((today, records.clone()));
+        records
     }
 }
 
@@ -543,19 +556,21 @@ impl CostSource for SampleSource {
 
     async fn cost_and_usage(&self, q: &CostQuery) -> Result<CostResult, CostError> {
         q.validate()?;
+        let today = (self.clock)();
+        let first_day = today - Duration::days(HISTORY_DAYS);
         if let Some(c) = &q.connection {
             return Err(CostError::UnknownConnection(c.clone()));
         }
-        if q.period.start < self.first_day() {
+        if q.period.start < first_day {
             return Err(CostError::OutOfRange(format!(
                 "{} (the sample organization starts on {})",
                 q.period.label(),
-                self.first_day()
+                first_day
             )));
         }
-        let end = q.period.end.min(self.today + Duration::days(1));
+        let end = q.period.end.min(today + Duration::days(1));
         let f = &q.filter;
-        let current_month = month_start(self.today);
+        let current_month = month_start(today);
         // Bucket boundaries.
         let mut bounds: Vec<(NaiveDate, NaiveDate)> = Vec::new();
         let mut s = q.period.start;
@@ -568,7 +583,8 @@ impl CostSource for SampleSource {
             s = e;
         }
         let mut sums: Vec<BTreeMap<Vec<String>, Decimal>> = vec![BTreeMap::new(); bounds.len()];
-        for r in self.records() {
+        let records = self.records(today);
+        for r in records.iter() {
             if r.day < q.period.start || r.day >= end {
                 continue;
             }
