@@ -124,19 +124,7 @@ impl Agent {
                         planner::EXAMPLES.iter().map(|s| s.to_string()).collect()
                     }
                 };
-                self.store
-                    .append_message(
-                        &id,
-                        Role::User,
-                        Some(&inquiry.user),
-                        &inquiry.text,
-                        None,
-                        None,
-                    )
-                    .await?;
-                self.store
-                    .append_message(&id, Role::Assistant, None, &e.to_string(), None, None)
-                    .await?;
+                self.record_failure(&id, &inquiry, &e.to_string()).await?;
                 return Err(AgentError::Unanswerable {
                     message: e.to_string(),
                     suggestions,
@@ -150,20 +138,7 @@ impl Agent {
             _ => match self.run(&plan).await {
                 Ok(a) => a,
                 Err(e) => {
-                    // Keep the question and what went wrong in the history.
-                    self.store
-                        .append_message(
-                            &id,
-                            Role::User,
-                            Some(&inquiry.user),
-                            &inquiry.text,
-                            None,
-                            None,
-                        )
-                        .await?;
-                    self.store
-                        .append_message(&id, Role::Assistant, None, &e.to_string(), None, None)
-                        .await?;
+                    self.record_failure(&id, &inquiry, &e.to_string()).await?;
                     return Err(e);
                 }
             },
@@ -198,6 +173,29 @@ impl Agent {
             )
             .await?;
         Ok(answer)
+    }
+
+    /// Keeps a question that could not be answered, and why, in the history.
+    async fn record_failure(
+        &self,
+        id: &str,
+        inquiry: &Inquiry,
+        why: &str,
+    ) -> Result<(), StoreError> {
+        self.store
+            .append_message(
+                id,
+                Role::User,
+                Some(&inquiry.user),
+                &inquiry.text,
+                None,
+                None,
+            )
+            .await?;
+        self.store
+            .append_message(id, Role::Assistant, None, why, None, None)
+            .await?;
+        Ok(())
     }
 
     /// Runs the plan's tool calls and composes the answer.
