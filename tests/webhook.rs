@@ -76,6 +76,18 @@ async fn ask(url: &str, token: Option<&str>, body: Value) -> (StatusCode, Value)
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
+async fn history(url: &str, id: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!("{url}/v1/conversations/{id}"))
+        .bearer_auth(SECRET)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn auth_is_required_and_checked() {
     let dir = tempfile::tempdir().unwrap();
@@ -168,15 +180,7 @@ async fn bad_input_gets_clear_errors() {
         .as_str()
         .expect("a conversation id")
         .to_string();
-    let history: Value = reqwest::Client::new()
-        .get(format!("{}/v1/conversations/{id}", s.url))
-        .bearer_auth(SECRET)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let history = history(&s.url, &id).await;
     assert_eq!(history["messages"][0]["text"], "tell me a joke");
     assert_eq!(history["messages"].as_array().unwrap().len(), 2);
     assert!(!body["error"]["suggestions"].as_array().unwrap().is_empty());
@@ -318,15 +322,7 @@ async fn multi_turn_conversation_survives_a_restart() {
     assert_eq!(status, StatusCode::OK, "{third}");
     assert_eq!(third["answer"]["basis"]["start"], "2026-11-02");
     assert_eq!(third["answer"]["table"]["columns"][0], "region");
-    let history: Value = reqwest::Client::new()
-        .get(format!("{}/v1/conversations/{id}", s.url))
-        .bearer_auth(SECRET)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let history = history(&s.url, &id).await;
     let messages = history["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 6);
     assert_eq!(messages[0]["text"], "Why did EC2 go up last week?");

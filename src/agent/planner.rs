@@ -399,7 +399,7 @@ fn parse(text: &str, ctx: &PlanContext) -> Result<Parsed, PlanError> {
         && !WHY_CHANGE.is_match(&t)
         && group_by.is_empty()
     {
-        if accounts_named_twice(&t, ctx) {
+        if accounts.len() >= 2 {
             intent = Some(Intent::Breakdown);
             group_by.push(Dimension::LinkedAccount);
         } else if REGION.find_iter(&t).count() >= 2 {
@@ -522,19 +522,6 @@ fn step_back(n: NamedPeriod, unit: Option<PeriodUnit>) -> NamedPeriod {
         Some(u) => n.shifted_back(u),
         None => n.previous(),
     }
-}
-
-fn accounts_named_twice(t: &str, ctx: &PlanContext) -> bool {
-    ctx.accounts
-        .iter()
-        .filter(|(n, id)| {
-            account_aliases(n)
-                .iter()
-                .any(|a| t.split(|c: char| !c.is_alphanumeric()).any(|w| w == a))
-                || t.contains(id.as_str())
-        })
-        .count()
-        >= 2
 }
 
 /// "compare this month with last month": the earlier period is the baseline, whatever the word order.

@@ -5,7 +5,7 @@
 
 use std::sync::LazyLock;
 
-use chrono::{Datelike, Duration, NaiveDate, Weekday};
+use chrono::{Datelike, Duration, NaiveDate};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
@@ -632,11 +632,6 @@ pub fn find_periods(text: &str, today: NaiveDate) -> Vec<NamedPeriod> {
         .into_iter()
         .map(|(_, _, p)| p)
         .collect()
-}
-
-/// Whether the text names a weekday-aligned or calendar period at all.
-pub fn is_weekend(d: NaiveDate) -> bool {
-    matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
 }
 
 #[cfg(test)]

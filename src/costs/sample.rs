@@ -347,10 +347,6 @@ impl SampleSource {
         }
     }
 
-    pub fn first_day(&self) -> NaiveDate {
-        (self.clock)() - Duration::days(HISTORY_DAYS)
-    }
-
     fn records(&self, today: NaiveDate) -> Arc<Vec<Record>> {
         if let Some((day, records)) = self.data.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
             if *day == today {

@@ -55,10 +55,6 @@ impl QdrantStore {
         })
     }
 
-    pub fn collection(&self) -> &str {
-        &self.collection
-    }
-
     /// Creates the collection (cosine, `dim`) and the payload index for service filters if missing.
     pub async fn ensure_collection(&self, dim: usize) -> Result<bool, RetrievalError> {
         if self
