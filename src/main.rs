@@ -5,7 +5,7 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 
-use costbot::agent::{AgentError, Inquiry};
+use costbot::agent::{ConversationKey, Inquiry, TurnError};
 use costbot::app::App;
 use costbot::config::{Config, RetrievalMode, SourceKind};
 use costbot::render;
@@ -118,14 +118,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             as_of,
         } => {
             let app = App::build(config, as_of).await?;
-            // Named up front so a failed first question can still be continued.
-            let conversation = conversation.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-            let inquiry = Inquiry {
-                conversation_id: Some(conversation.clone()),
-                user: "cli".into(),
-                channel: "cli".into(),
-                text: question,
-            };
+            let inquiry = cli_inquiry(conversation, question);
             let result = app.agent.handle(inquiry).await;
             app.store.close().await;
             match result {
@@ -143,7 +136,9 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 }
                 Err(e) => {
                     print_error(&e, json);
-                    eprintln!("(conversation {conversation})");
+                    if let Some(c) = &e.conversation_id {
+                        eprintln!("(conversation {c})");
+                    }
                     Ok(std::process::ExitCode::from(2))
                 }
             }
@@ -252,22 +247,27 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     }
 }
 
-fn print_error(e: &AgentError, json: bool) {
+/// The CLI's turns: the terminal user is both scope and author.
+fn cli_inquiry(conversation: Option<String>, text: String) -> Inquiry {
+    Inquiry::new(
+        ConversationKey::from_optional_id(conversation),
+        "cli",
+        "cli",
+        text,
+    )
+}
+
+fn print_error(e: &TurnError, json: bool) {
+    let p = &e.public;
     if json {
-        let (code, suggestions) = match e {
-            AgentError::Unanswerable { suggestions, .. } => ("unanswerable", suggestions.clone()),
-            _ => ("error", vec![]),
-        };
         println!(
             "{}",
-            serde_json::json!({ "error": { "code": code, "message": e.to_string(), "suggestions": suggestions } })
+            serde_json::json!({ "error": { "code": p.code, "message": p.message, "suggestions": p.suggestions } })
         );
     } else {
-        eprintln!("{e}");
-        if let AgentError::Unanswerable { suggestions, .. } = e {
-            for s in suggestions {
-                eprintln!("  - {s}");
-            }
+        eprintln!("{}", p.message);
+        for s in &p.suggestions {
+            eprintln!("  - {s}");
         }
     }
 }
@@ -298,23 +298,15 @@ async fn chat(app: &App, conversation: Option<String>) -> anyhow::Result<()> {
         if matches!(text, "exit" | "quit" | ":q") {
             break;
         }
-        let inquiry = Inquiry {
-            conversation_id: conversation.clone(),
-            user: "cli".into(),
-            channel: "cli".into(),
-            text: text.to_string(),
-        };
+        let inquiry = cli_inquiry(conversation.clone(), text.to_string());
         match app.agent.handle(inquiry).await {
             Ok(answer) => {
                 conversation = Some(answer.conversation_id.clone());
                 println!("{}", render::markdown::render(&answer));
             }
             Err(e) => {
-                if let AgentError::Unanswerable {
-                    conversation_id, ..
-                } = &e
-                {
-                    conversation = Some(conversation_id.clone());
+                if e.conversation_id.is_some() {
+                    conversation = e.conversation_id.clone();
                 }
                 print_error(&e, false);
             }

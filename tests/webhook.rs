@@ -282,12 +282,24 @@ async fn multi_turn_conversation_survives_a_restart() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r[0].as_str().unwrap())
+        .map(|r| r[0]["text"].as_str().unwrap())
         .collect();
     assert!(
         regions.contains(&"us-east-1") && regions.contains(&"eu-west-1"),
         "{regions:?}"
     );
+    // Money cells carry the exact amount beside the text people read.
+    for row in table["rows"].as_array().unwrap() {
+        let change: rust_decimal::Decimal = row[3]["amount"].as_str().unwrap().parse().unwrap();
+        assert!(
+            row[3]["text"]
+                .as_str()
+                .unwrap()
+                .replace(',', "")
+                .contains(&change.abs().round_dp(2).to_string()),
+            "{row}"
+        );
+    }
     // The regions add up to the EC2 change in the first answer.
     assert_eq!(
         first["answer"]["figures"][2],

@@ -16,9 +16,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::agent::{AgentError, Inquiry, ToolError};
+use crate::agent::{AgentError, ConversationKey, ErrorKind, Inquiry, PublicError};
 use crate::config::WebhookToken;
-use crate::costs::CostError;
 use crate::server::AppState;
 
 /// A JSON error: `{"error": {"code", "message", "suggestions"}}`.
@@ -159,86 +158,20 @@ struct InquiryBody {
     user: Option<String>,
 }
 
-fn agent_error(e: AgentError) -> ApiError {
-    match e {
-        AgentError::Unanswerable {
-            message,
-            suggestions,
-            ..
-        } => ApiError {
-            suggestions,
-            ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unanswerable", message)
-        },
-        AgentError::NotYours(_) => ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no such conversation for this token",
-        ),
-        AgentError::Tool(ToolError::UnknownService(u)) => {
-            let suggestions = u.suggestions.clone();
-            ApiError {
-                suggestions,
-                ..ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "unknown_service",
-                    u.to_string(),
-                )
-            }
-        }
-        AgentError::Tool(ToolError::Cost(CostError::Throttled)) => ApiError {
-            retry_after: Some(30),
-            ..ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "throttled",
-                CostError::Throttled.to_string(),
-            )
-        },
-        // AWS error text can name accounts and roles: callers get a fixed sentence, the log gets the details.
-        AgentError::Tool(ToolError::Cost(e @ CostError::AccessDenied(_))) => {
-            tracing::warn!(error = %e, "Cost Explorer refused the credentials");
-            ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "cost_source_failed",
-                "AWS refused costbot's credentials; the operator should run `costbot doctor --aws`",
-            )
-        }
-        AgentError::Tool(ToolError::Cost(e @ CostError::Service(_))) => {
-            tracing::warn!(error = %e, "Cost Explorer failed");
-            ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "cost_source_failed",
-                "Cost Explorer could not be reached or failed; try again later",
-            )
-        }
-        AgentError::Tool(ToolError::Cost(e @ CostError::Cache(_))) => {
-            tracing::error!(error = %e, "cost cache failed");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "costbot's cache failed; see the server log",
-            )
-        }
-        AgentError::Tool(ToolError::Cost(e @ CostError::MonthlyBudget { .. })) => ApiError {
-            retry_after: Some(3600),
-            ..ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "request_budget",
-                e.to_string(),
-            )
-        },
-        AgentError::Tool(t) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "cannot_answer",
-            t.to_string(),
-        ),
-        AgentError::Store(s) => {
-            tracing::error!(error = %s, "store failed");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the conversation store failed; see the server log",
-            )
-        }
+/// Maps the Agent's public error to HTTP; the sentence is the Agent's own.
+fn public_error(p: PublicError) -> ApiError {
+    let status = match (p.kind, p.code) {
+        (_, "cost_source_failed") => StatusCode::BAD_GATEWAY,
+        (ErrorKind::BadQuestion, _) => StatusCode::UNPROCESSABLE_ENTITY,
+        (ErrorKind::NotFound, _) => StatusCode::NOT_FOUND,
+        (ErrorKind::Unavailable, _) => StatusCode::SERVICE_UNAVAILABLE,
+        (ErrorKind::Upstream, _) => StatusCode::BAD_GATEWAY,
+        (ErrorKind::Internal, _) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    ApiError {
+        suggestions: p.suggestions,
+        retry_after: p.retry_after,
+        ..ApiError::new(status, p.code, p.message)
     }
 }
 
@@ -296,17 +229,12 @@ pub async fn inquire(
         ));
     }
     // The caller's token owns the conversation; "user" is informational.
-    // A new conversation gets its id here, so even an error response can name it.
-    let conversation_id = parsed
-        .conversation_id
-        .filter(|c| !c.trim().is_empty())
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let inquiry = Inquiry {
-        conversation_id: Some(conversation_id.clone()),
-        user: owner_of(&token.name),
-        channel: "webhook".into(),
-        text: parsed.text,
-    };
+    let inquiry = Inquiry::new(
+        ConversationKey::from_optional_id(parsed.conversation_id),
+        owner_of(&token.name),
+        "webhook",
+        parsed.text,
+    );
     let _ = parsed.user;
     state.metrics.inquiries.fetch_add(1, Ordering::Relaxed);
     let started = Instant::now();
@@ -323,12 +251,9 @@ pub async fn inquire(
         }
         Err(e) => {
             state.metrics.failed.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(caller = %caller, error = %e, ms = started.elapsed().as_millis() as u64, "not answered");
-            let not_found = matches!(e, AgentError::NotYours(_));
-            let mut err = agent_error(e);
-            if !not_found {
-                err.conversation_id = Some(conversation_id);
-            }
+            tracing::info!(caller = %caller, code = e.public.code, ms = started.elapsed().as_millis() as u64, "not answered");
+            let mut err = public_error(e.public);
+            err.conversation_id = e.conversation_id;
             Err(err)
         }
     }
@@ -349,7 +274,7 @@ pub async fn conversation(
     let owner = store
         .conversation_owner(&id)
         .await
-        .map_err(|e| agent_error(AgentError::Store(e)))?;
+        .map_err(|e| public_error(AgentError::Store(e).public()))?;
     if owner.as_deref() != Some(owner_of(&token.name).as_str()) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -360,6 +285,6 @@ pub async fn conversation(
     let messages = store
         .messages(&id)
         .await
-        .map_err(|e| agent_error(AgentError::Store(e)))?;
+        .map_err(|e| public_error(AgentError::Store(e).public()))?;
     Ok(Json(json!({ "id": id, "messages": messages })).into_response())
 }
