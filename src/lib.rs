@@ -13,4 +13,5 @@ pub mod costs;
 pub mod render;
 pub mod retrieval;
 pub mod server;
+pub mod shutdown;
 pub mod store;
