@@ -10,6 +10,8 @@ pub mod app;
 pub mod channels;
 pub mod config;
 pub mod costs;
+pub mod http;
+pub mod metrics;
 pub mod render;
 pub mod retrieval;
 pub mod server;
