@@ -160,6 +160,56 @@ async fn half_open_sockets_cannot_lock_callers_out() {
     s.stop().await;
 }
 
+#[tokio::test]
+async fn quiet_connections_are_closed_by_the_idle_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start_with(dir.path(), 100, |c| {
+        c.server.header_timeout_secs = 120;
+        c.server.idle_timeout_secs = 1;
+    })
+    .await;
+    // Silent from the start.
+    let mut silent = TcpStream::connect(s.addr).await.unwrap();
+    assert!(read_until_closed(&mut silent, Duration::from_secs(5))
+        .await
+        .is_some());
+    // Quiet after a keep-alive request was answered.
+    let mut kept = TcpStream::connect(s.addr).await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let reply = read_until_closed(&mut kept, Duration::from_secs(5))
+        .await
+        .expect("the server kept a quiet connection open");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_lets_the_request_in_flight_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start_with(dir.path(), 100, |c| c.server.drain_secs = 30).await;
+    let body = r#"{"text": "spend yesterday"}"#;
+    let mut stream = TcpStream::connect(s.addr).await.unwrap();
+    let head = format!(
+        "POST /v1/inquiries HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {SECRET}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{}",
+        body.len(),
+        &body[..5]
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    s.trigger_shutdown();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stream.write_all(body[5..].as_bytes()).await.unwrap();
+    // Answered, then closed rather than kept alive.
+    let reply = read_until_closed(&mut stream, Duration::from_secs(10))
+        .await
+        .expect("the connection was closed after the answer");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    s.stop().await;
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -25,6 +25,11 @@ pub struct Running {
 }
 
 impl Running {
+    /// Starts shutting down without waiting.
+    pub fn trigger_shutdown(&self) {
+        self.shutdown.trigger();
+    }
+
     /// Triggers shutdown and waits for the drain and the store to close.
     pub async fn stop(self) {
         self.shutdown.trigger();
