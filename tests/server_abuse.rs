@@ -201,7 +201,7 @@ async fn shutdown_lets_the_request_in_flight_finish() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     s.trigger_shutdown();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    stream.write_all(body[5..].as_bytes()).await.unwrap();
+    stream.write_all(&body.as_bytes()[5..]).await.unwrap();
     // Answered, then closed rather than kept alive.
     let reply = read_until_closed(&mut stream, Duration::from_secs(10))
         .await

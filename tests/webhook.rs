@@ -420,6 +420,7 @@ async fn unknown_paths_and_wrong_methods_get_json_errors() {
             StatusCode::METHOD_NOT_ALLOWED,
             "{method} {path}"
         );
+        assert!(r.headers().contains_key("allow"), "{method} {path}");
         let body: Value = r.json().await.unwrap();
         assert_eq!(
             body["error"]["code"], "method_not_allowed",

@@ -332,7 +332,7 @@ pub async fn inquire(
         Some(c) if c.trim().is_empty() => uuid::Uuid::new_v4().to_string(),
         Some(c) if !valid_conversation_id(&c) => return Err(invalid_conversation_id()),
         Some(c) => c,
-        _ => uuid::Uuid::new_v4().to_string(),
+        None => uuid::Uuid::new_v4().to_string(),
     };
     let inquiry = Inquiry {
         conversation_id: Some(conversation_id.clone()),
