@@ -423,3 +423,33 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
         Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_connection_is_idle_only_when_quiet_with_no_request_in_flight() {
+        let activity = Activity::new();
+        let busy = activity.begin();
+        let limit = Duration::from_millis(50);
+        // A request in flight (the agent thinking, a body being read) is not idleness.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), activity.idle_for(limit))
+                .await
+                .is_err()
+        );
+        drop(busy);
+        tokio::time::timeout(Duration::from_secs(5), activity.idle_for(limit))
+            .await
+            .expect("idle once the request is done and nothing moves");
+    }
+
+    #[test]
+    fn options_come_from_config() {
+        let o = ServerOptions::default();
+        assert_eq!(o.header_timeout, Duration::from_secs(10));
+        assert_eq!(o.max_connections, 512);
+        assert_eq!(o.drain, Duration::from_secs(10));
+    }
+}

@@ -436,3 +436,32 @@ pub async fn conversation(
     }
     Ok(Json(body).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversation_ids() {
+        for ok in [
+            "a",
+            "team-a:2026.11_19",
+            "1b0c0d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e",
+            &"x".repeat(128),
+        ] {
+            assert!(valid_conversation_id(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "../x",
+            "a..b",
+            "a/b",
+            "a b",
+            "a\0b",
+            "é",
+            &"x".repeat(129),
+        ] {
+            assert!(!valid_conversation_id(bad), "{bad:?}");
+        }
+    }
+}
