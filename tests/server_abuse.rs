@@ -278,8 +278,9 @@ async fn sigterm_exits_zero_within_the_drain_despite_stalled_clients() {
         .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+    // The shell's built-in kill: present wherever `sh` is, procps or not.
+    let killed = Command::new("sh")
+        .args(["-c", &format!("kill -TERM {}", child.id())])
         .status()
         .unwrap();
     assert!(killed.success());
