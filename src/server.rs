@@ -205,7 +205,10 @@ pub async fn serve(
         (options.request_timeout, metrics.clone()),
         request_timeout,
     ));
-    let slots = Arc::new(Semaphore::new(options.max_connections));
+    let slots = Arc::new(Semaphore::new(connection_cap(
+        options.max_connections,
+        open_files_limit(),
+    )));
     let mut signal = shutdown.subscribe();
     loop {
         // A slot first: when all are taken, connections wait in the kernel's
@@ -252,6 +255,45 @@ pub async fn serve(
     }
     tracing::info!("stopped accepting connections");
     Ok(())
+}
+
+/// File descriptors kept free for everything else: SQLite, the model, logs.
+const RESERVED_FDS: u64 = 64;
+
+/// `max_connections`, lowered so connections cannot use up the process's file
+/// descriptors (each takes one) and starve the database and `accept` itself.
+fn connection_cap(max_connections: usize, open_files: Option<u64>) -> usize {
+    let Some(limit) = open_files else {
+        return max_connections;
+    };
+    let budget = limit.saturating_sub(RESERVED_FDS).max(1);
+    if (max_connections as u64) > budget {
+        tracing::warn!(
+            max_connections,
+            open_files_limit = limit,
+            serving = budget,
+            "server.max_connections is above what the open-files limit allows; serving fewer (raise `ulimit -n` for more)"
+        );
+        budget as usize
+    } else {
+        max_connections
+    }
+}
+
+/// The soft limit on open files, where the platform says (Linux: /proc).
+fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    parse_open_files_limit(&limits)
+}
+
+fn parse_open_files_limit(limits: &str) -> Option<u64> {
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    // "Max open files  <soft>  <hard>  files"; "unlimited" means no cap.
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 async fn serve_connection(
@@ -443,6 +485,22 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), activity.idle_for(limit))
             .await
             .expect("idle once the request is done and nothing moves");
+    }
+
+    #[test]
+    fn connections_fit_in_the_open_files_limit() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max processes             96364                96364                processes \n\
+                      Max open files            256                  4096                 files     \n";
+        assert_eq!(parse_open_files_limit(limits), Some(256));
+        assert_eq!(
+            parse_open_files_limit("Max open files  unlimited  unlimited  files\n"),
+            None
+        );
+        assert_eq!(connection_cap(512, Some(256)), 192);
+        assert_eq!(connection_cap(100, Some(256)), 100);
+        assert_eq!(connection_cap(512, None), 512);
+        assert_eq!(connection_cap(512, Some(10)), 1);
     }
 
     #[test]

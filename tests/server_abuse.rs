@@ -218,38 +218,39 @@ fn free_port() -> u16 {
         .port()
 }
 
-#[tokio::test]
-async fn sigterm_exits_zero_within_the_drain_despite_stalled_clients() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("costbot.toml");
-    // Long timeouts, so only the drain can end the stalled connections.
-    std::fs::write(
-        &config,
-        "[server]\ndrain_secs = 1\nheader_timeout_secs = 120\nrequest_timeout_secs = 120\nidle_timeout_secs = 120\n",
-    )
-    .unwrap();
+/// `costbot serve` as a user runs it, with `config` as its costbot.toml and
+/// at most `open_files` file descriptors; returns once `/healthz` answers.
+async fn spawn_serve(
+    dir: &std::path::Path,
+    config: &str,
+    open_files: u32,
+) -> (std::process::Child, u16) {
+    let config_path = dir.join("costbot.toml");
+    std::fs::write(&config_path, config).unwrap();
     let port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_costbot"))
-        .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+    let mut child = Command::new("sh")
+        .args([
+            "-c",
+            &format!("ulimit -n {open_files} && exec \"$0\" serve --bind 127.0.0.1:{port}"),
+            env!("CARGO_BIN_EXE_costbot"),
+        ])
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", dir.path())
-        .env("COSTBOT_DATA_DIR", dir.path())
-        .env("COSTBOT_CONFIG", &config)
+        .env("HOME", dir)
+        .env("COSTBOT_DATA_DIR", dir)
+        .env("COSTBOT_CONFIG", &config_path)
         .env("COSTBOT_RETRIEVAL_MODE", "lexical")
         .env("COSTBOT_WEBHOOK_TOKENS", SECRET)
-        .current_dir(dir.path())
+        .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let url = format!("http://127.0.0.1:{port}/healthz");
-    let mut up = false;
     for _ in 0..600 {
         if let Ok(r) = reqwest::get(&url).await {
-            up = r.status().is_success();
-            if up {
-                break;
+            if r.status().is_success() {
+                return (child, port);
             }
         }
         if let Some(status) = child.try_wait().unwrap() {
@@ -257,7 +258,53 @@ async fn sigterm_exits_zero_within_the_drain_despite_stalled_clients() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(up, "costbot serve did not come up");
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("costbot serve did not come up");
+}
+
+#[tokio::test]
+async fn hundreds_of_half_sent_requests_under_a_low_open_files_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    // The reported case: 256 file descriptors, 300 half-sent requests.
+    let (mut child, port) =
+        spawn_serve(dir.path(), "[server]\nheader_timeout_secs = 1\n", 256).await;
+    let mut held = Vec::new();
+    for _ in 0..300 {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let _ = stream.write_all(b"GET /healthz HTTP/1.1\r\nHo").await;
+        held.push(stream);
+    }
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let health = client
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .send()
+        .await;
+    // The database is still reachable: the connections did not take its descriptors.
+    let ready = client
+        .get(format!("http://127.0.0.1:{port}/readyz"))
+        .send()
+        .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    drop(held);
+    assert_eq!(health.expect("a caller got in").status(), 200);
+    assert_eq!(ready.expect("a caller got in").status(), 200);
+}
+
+#[tokio::test]
+async fn sigterm_exits_zero_within_the_drain_despite_stalled_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    // Long timeouts, so only the drain can end the stalled connections.
+    let (mut child, port) = spawn_serve(
+        dir.path(),
+        "[server]\ndrain_secs = 1\nheader_timeout_secs = 120\nrequest_timeout_secs = 120\nidle_timeout_secs = 120\n",
+        1024,
+    )
+    .await;
 
     // One client stalls mid-header, another mid-body with a request in flight.
     let mut stalled_head = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
