@@ -9,7 +9,7 @@ use costbot::agent::{ConversationKey, Inquiry, TurnError};
 use costbot::app::App;
 use costbot::config::{Config, RetrievalMode, SourceKind};
 use costbot::render;
-use costbot::server::{self, AppState};
+use costbot::{channels, metrics::Metrics, server, shutdown::Shutdown};
 
 #[derive(Parser)]
 #[command(
@@ -157,12 +157,22 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             // Check tokens before anything else starts.
             config.webhook_tokens()?;
             let app = App::build(config, None).await?;
-            let state = AppState::from_app(&app)?;
+            let metrics = Metrics::new();
+            let router = server::router(
+                channels::routers(&app, &metrics)?,
+                server::Health::from_app(&app, metrics.clone()),
+            );
+            let options = server::ServerOptions::from_config(&app.config.server);
             let listener = tokio::net::TcpListener::bind(&bind)
                 .await
                 .with_context(|| format!("binding {bind}"))?;
             tracing::info!(address = %listener.local_addr()?, "costbot is listening");
-            server::serve(listener, state, server::shutdown_signal()).await?;
+            let shutdown = Shutdown::new();
+            shutdown.trigger_on(costbot::shutdown::signal());
+            let served =
+                server::serve(listener, router, options.clone(), metrics, shutdown.clone()).await;
+            shutdown.drain(options.drain).await;
+            served?;
             app.store.close().await;
             Ok(std::process::ExitCode::SUCCESS)
         }

@@ -168,31 +168,7 @@ impl Store {
         .bind(conversation_id)
         .fetch_all(self.pool())
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                let role = match r.get::<String, _>("role").as_str() {
-                    "user" => Role::User,
-                    _ => Role::Assistant,
-                };
-                let parse = |col: &str| -> Result<Option<serde_json::Value>, StoreError> {
-                    r.get::<Option<String>, _>(col)
-                        .map(|s| {
-                            serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string()))
-                        })
-                        .transpose()
-                };
-                Ok(Message {
-                    id: r.get("id"),
-                    role,
-                    author: r.get("author"),
-                    text: r.get("text"),
-                    slots: parse("slots")?,
-                    answer: parse("answer")?,
-                    reply_to: r.get("reply_to"),
-                    created_at: r.get("created_at"),
-                })
-            })
-            .collect()
+        rows.iter().map(message_from_row).collect()
     }
 
     /// The slots of the latest user turn that had any, for follow-ups.
@@ -226,4 +202,55 @@ impl Store {
         s.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string())))
             .transpose()
     }
+}
+
+impl Store {
+    /// Up to `limit` messages of a conversation after message id `after`
+    /// (from the start when `None`), oldest first, and whether more follow.
+    pub async fn messages_page(
+        &self,
+        conversation_id: &str,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<(Vec<Message>, bool), StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, role, author, text, slots, answer, reply_to, created_at FROM messages
+             WHERE conversation_id = ? AND id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(conversation_id)
+        .bind(after.unwrap_or(i64::MIN))
+        // One more than asked for says whether there is a next page.
+        .bind(i64::from(limit) + 1)
+        .fetch_all(self.pool())
+        .await?;
+        let more = rows.len() > limit as usize;
+        let messages = rows
+            .iter()
+            .take(limit as usize)
+            .map(message_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((messages, more))
+    }
+}
+
+fn message_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Message, StoreError> {
+    let role = match r.get::<String, _>("role").as_str() {
+        "user" => Role::User,
+        _ => Role::Assistant,
+    };
+    let parse = |col: &str| -> Result<Option<serde_json::Value>, StoreError> {
+        r.get::<Option<String>, _>(col)
+            .map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()
+    };
+    Ok(Message {
+        id: r.get("id"),
+        role,
+        author: r.get("author"),
+        text: r.get("text"),
+        slots: parse("slots")?,
+        answer: parse("answer")?,
+        reply_to: r.get("reply_to"),
+        created_at: r.get("created_at"),
+    })
 }
