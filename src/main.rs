@@ -9,7 +9,7 @@ use costbot::agent::{ConversationKey, Inquiry, TurnError};
 use costbot::app::App;
 use costbot::config::{Config, RetrievalMode, SourceKind};
 use costbot::render;
-use costbot::{channels, metrics::Metrics, server, shutdown::Shutdown};
+use costbot::shutdown::Shutdown;
 
 #[derive(Parser)]
 #[command(
@@ -156,24 +156,13 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let bind = bind.unwrap_or_else(|| config.server.bind.clone());
             // Check tokens before anything else starts.
             config.webhook_tokens()?;
-            let app = App::build(config, None).await?;
-            let metrics = Metrics::new();
-            let router = server::router(
-                channels::routers(&app, &metrics)?,
-                server::Health::from_app(&app, metrics.clone()),
-            );
-            let options = server::ServerOptions::from_config(&app.config.server);
             let listener = tokio::net::TcpListener::bind(&bind)
                 .await
                 .with_context(|| format!("binding {bind}"))?;
             tracing::info!(address = %listener.local_addr()?, "costbot is listening");
             let shutdown = Shutdown::new();
             shutdown.trigger_on(costbot::shutdown::signal());
-            let served =
-                server::serve(listener, router, options.clone(), metrics, shutdown.clone()).await;
-            shutdown.drain(options.drain).await;
-            served?;
-            app.store.close().await;
+            costbot::app::serve(config, None, listener, shutdown).await?;
             Ok(std::process::ExitCode::SUCCESS)
         }
         Command::Index => {
