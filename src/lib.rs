@@ -11,6 +11,7 @@ pub mod channels;
 pub mod config;
 pub mod costs;
 pub mod http;
+pub mod keyed_lock;
 pub mod metrics;
 pub mod render;
 pub mod retrieval;

@@ -9,9 +9,6 @@ pub mod inquiry;
 pub mod planner;
 pub mod tools;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use chrono::NaiveDate;
 
 pub use answer::{
@@ -25,6 +22,7 @@ pub use tools::{ToolError, ToolOutput, Tools};
 
 use crate::costs::cache::Today;
 use crate::costs::CostError;
+use crate::keyed_lock::KeyedLocks;
 use crate::store::{NewTurn, Store, StoreError};
 
 /// Why a turn failed, with the operator detail; its public face is
@@ -57,48 +55,6 @@ impl AgentError {
     }
 }
 
-/// Turns in one conversation run one at a time, so each sees the one before
-/// and history never interleaves.
-#[derive(Default)]
-struct ConversationLocks {
-    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-impl ConversationLocks {
-    async fn lock(
-        &self,
-        key: &str,
-    ) -> (
-        Arc<tokio::sync::Mutex<()>>,
-        tokio::sync::OwnedMutexGuard<()>,
-    ) {
-        let m = self
-            .locks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(key.to_string())
-            .or_default()
-            .clone();
-        let guard = m.clone().lock_owned().await;
-        (m, guard)
-    }
-
-    /// Forgets the lock when no other turn holds or waits for it.
-    fn release(
-        &self,
-        key: &str,
-        m: Arc<tokio::sync::Mutex<()>>,
-        guard: tokio::sync::OwnedMutexGuard<()>,
-    ) {
-        let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
-        drop(guard);
-        // The map's copy and ours: nobody else is waiting.
-        if Arc::strong_count(&m) == 2 {
-            locks.remove(key);
-        }
-    }
-}
-
 /// Where a turn goes: an existing conversation, or a new one (with the
 /// channel's key, when it has one).
 struct Target {
@@ -111,7 +67,9 @@ pub struct Agent {
     tools: Tools,
     store: Store,
     today: Today,
-    locks: ConversationLocks,
+    /// Turns in one conversation run one at a time, so each sees the one
+    /// before and history never interleaves.
+    turns: KeyedLocks,
 }
 
 impl Agent {
@@ -120,7 +78,7 @@ impl Agent {
             tools,
             store,
             today,
-            locks: ConversationLocks::default(),
+            turns: KeyedLocks::new(),
         }
     }
 
@@ -152,15 +110,11 @@ impl Agent {
             ConversationKey::Id(id) => Some(format!("id:{id}")),
             ConversationKey::Channel(k) => Some(format!("key:{k}")),
         };
-        let held = match &lock_key {
-            Some(k) => Some(self.locks.lock(k).await),
+        let _turn = match &lock_key {
+            Some(k) => Some(self.turns.lock(k).await),
             None => None,
         };
-        let result = self.turn(&inquiry).await;
-        if let (Some(k), Some((m, guard))) = (lock_key, held) {
-            self.locks.release(&k, m, guard);
-        }
-        result
+        self.turn(&inquiry).await
     }
 
     async fn resolve(&self, inquiry: &Inquiry) -> Result<Target, AgentError> {

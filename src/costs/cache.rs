@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::{CostError, CostQuery, CostResult, CostSource};
 use crate::config::CacheConfig;
+use crate::keyed_lock::KeyedLocks;
 use crate::store::Store;
 
 /// Counters shown by `/metrics` and the CLI.
@@ -31,6 +32,8 @@ pub struct CachedSource {
     today: Today,
     metrics: Arc<SourceMetrics>,
     monthly_limit: Option<u64>,
+    /// One request in flight per query: a second asker waits and reads the cache.
+    flights: KeyedLocks,
 }
 
 impl CachedSource {
@@ -42,6 +45,7 @@ impl CachedSource {
             today,
             metrics: Arc::new(SourceMetrics::default()),
             monthly_limit: None,
+            flights: KeyedLocks::new(),
         }
     }
 
@@ -74,6 +78,25 @@ impl CachedSource {
     }
 }
 
+impl CachedSource {
+    async fn cached(&self, key: &str) -> Result<Option<CostResult>, CostError> {
+        let text = self
+            .store
+            .cache_get(key, Utc::now())
+            .await
+            .map_err(|e| CostError::Cache(e.to_string()))?;
+        // An unreadable entry (an older format) is a miss, refreshed below.
+        let Some(mut result) = text.and_then(|t| serde_json::from_str::<CostResult>(&t).ok())
+        else {
+            return Ok(None);
+        };
+        self.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
+        result.cached = true;
+        result.requests = 0;
+        Ok(Some(result))
+    }
+}
+
 #[async_trait]
 impl CostSource for CachedSource {
     fn name(&self) -> &str {
@@ -94,20 +117,15 @@ impl CostSource for CachedSource {
             return self.inner.cost_and_usage(q).await;
         }
         let key = self.key(q);
-        let now = Utc::now();
-        let cached = self
-            .store
-            .cache_get(&key, now)
-            .await
-            .map_err(|e| CostError::Cache(e.to_string()))?;
-        if let Some(text) = cached {
-            if let Ok(mut result) = serde_json::from_str::<CostResult>(&text) {
-                self.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
-                result.cached = true;
-                result.requests = 0;
-                return Ok(result);
-            }
+        if let Some(hit) = self.cached(&key).await? {
+            return Ok(hit);
         }
+        // Identical questions asked at once pay once: the first asks, the rest read its answer.
+        let _flight = self.flights.lock(&key).await;
+        if let Some(hit) = self.cached(&key).await? {
+            return Ok(hit);
+        }
+        let now = Utc::now();
         self.metrics.cache_misses.fetch_add(1, Ordering::Relaxed);
         if let Some(limit) = self.monthly_limit {
             let month = now.format("%Y-%m-01").to_string();
@@ -209,6 +227,60 @@ mod tests {
         assert_eq!(second.total(), "12.3456789012".parse::<Decimal>().unwrap());
         assert_eq!(store.requests_since("2000-01-01").await.unwrap(), 1);
         assert_eq!(cached.metrics().cache_hits.load(Ordering::Relaxed), 1);
+    }
+
+    /// Counts calls, each taking a while, as a paginated Cost Explorer query does.
+    struct SlowCounting(AtomicU32);
+
+    #[async_trait]
+    impl CostSource for SlowCounting {
+        fn name(&self) -> &str {
+            "slow"
+        }
+        async fn cost_and_usage(&self, q: &CostQuery) -> Result<CostResult, CostError> {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            Counting(AtomicU32::new(0))
+                .cost_and_usage(q)
+                .await
+                .inspect(|_| {
+                    self.0.fetch_add(1, Ordering::SeqCst);
+                })
+        }
+    }
+
+    #[tokio::test]
+    async fn identical_queries_at_once_pay_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("c.db")).await.unwrap();
+        let inner = Arc::new(SlowCounting(AtomicU32::new(0)));
+        let today = NaiveDate::from_ymd_opt(2026, 11, 19).unwrap();
+        let cached = Arc::new(CachedSource::new(
+            inner.clone(),
+            store.clone(),
+            CacheConfig::default(),
+            Arc::new(move || today),
+        ));
+        let q = CostQuery::new(Period::month(2026, 10));
+        let mut askers = Vec::new();
+        for _ in 0..10 {
+            let (cached, q) = (cached.clone(), q.clone());
+            askers.push(tokio::spawn(async move { cached.cost_and_usage(&q).await }));
+        }
+        let mut fresh = 0;
+        for a in askers {
+            let r = a.await.unwrap().unwrap();
+            assert_eq!(r.total(), "12.3456789012".parse::<Decimal>().unwrap());
+            fresh += usize::from(!r.cached);
+        }
+        assert_eq!(
+            inner.0.load(Ordering::SeqCst),
+            1,
+            "one request for ten askers"
+        );
+        assert_eq!(fresh, 1);
+        assert_eq!(store.requests_since("2000-01-01").await.unwrap(), 1);
+        // The lock is forgotten once the flight has landed.
+        assert!(cached.flights.is_empty());
     }
 
     /// Makes two billable requests, then fails, as a throttled pagination would.
