@@ -29,6 +29,7 @@ pub const ACCOUNTS: &[(&str, &str)] = &[
     ("data", "444444444444"),
 ];
 
+#[derive(Clone, Copy)]
 struct ServiceSpec {
     name: &'static str,
     /// Daily cost in the prod account at the start of the history.
@@ -381,13 +382,154 @@ fn amount(value: f64) -> Decimal {
         .round_dp(10)
 }
 
+/// A demo anomaly: one usage type of one service in one account, multiplied
+/// on some days. Named rather than indexed, so reordering SERVICES, ACCOUNTS
+/// or REGIONS cannot move it onto another service.
+#[derive(Clone, Copy)]
+struct DemoEvent {
+    /// Cost Explorer SERVICE name, as in SERVICES.
+    service: &'static str,
+    /// Account name, as in ACCOUNTS.
+    account: &'static str,
+    /// Region code, as in REGIONS; `None` for every region the service runs in there.
+    region: Option<&'static str>,
+    /// Usage type without its region prefix, as in the service's `usage`.
+    usage: &'static str,
+    /// First and last day affected (inclusive), relative to today so a demo always has them.
+    days: fn(NaiveDate) -> (NaiveDate, NaiveDate),
+    factor: f64,
+}
+
+const DEMO_EVENTS: &[DemoEvent] = &[
+    // A new fleet for the search team: EC2 steps up from the start of last week.
+    DemoEvent {
+        service: "Amazon Elastic Compute Cloud - Compute",
+        account: "prod",
+        region: Some("us-east-1"),
+        usage: "BoxUsage:m7i.xlarge",
+        days: |today| (week_start(today) - Duration::days(7), today),
+        factor: 1.6,
+    },
+    // NAT gateway traffic spikes for one day.
+    DemoEvent {
+        service: "EC2 - Other",
+        account: "prod",
+        region: Some("us-east-1"),
+        usage: "NatGateway-Bytes",
+        days: |today| (today - Duration::days(3), today - Duration::days(3)),
+        factor: 7.0,
+    },
+    // A burst of S3 requests in the data account.
+    DemoEvent {
+        service: "Amazon Simple Storage Service",
+        account: "data",
+        region: None,
+        usage: "Requests-Tier1",
+        days: |today| (today - Duration::days(45), today - Duration::days(45)),
+        factor: 12.0,
+    },
+    // Verbose logging left on in staging for three days.
+    DemoEvent {
+        service: "AmazonCloudWatch",
+        account: "staging",
+        region: None,
+        usage: "DataProcessing-Bytes",
+        days: |today| (today - Duration::days(20), today - Duration::days(18)),
+        factor: 5.0,
+    },
+];
+
+/// A [`DemoEvent`] with its names resolved to indices into one service table.
+#[derive(Debug)]
+struct Injection {
+    service: usize,
+    account: usize,
+    region: Option<usize>,
+    usage: &'static str,
+    from: NaiveDate,
+    to: NaiveDate,
+    factor: f64,
+}
+
+impl Injection {
+    fn applies(&self, si: usize, ai: usize, ri: usize, usage: &str, day: NaiveDate) -> bool {
+        si == self.service
+            && ai == self.account
+            && self.region.is_none_or(|r| r == ri)
+            && usage == self.usage
+            && day >= self.from
+            && day <= self.to
+    }
+}
+
+fn service_index(services: &[ServiceSpec], name: &str) -> Option<usize> {
+    services.iter().position(|s| s.name == name)
+}
+
+impl DemoEvent {
+    /// Resolves the names against `services`; an error says which name does not
+    /// match, or that the named service does not run that usage in that account.
+    fn resolve(&self, services: &[ServiceSpec], today: NaiveDate) -> Result<Injection, String> {
+        let service = service_index(services, self.service)
+            .ok_or_else(|| format!("no sample service is named '{}'", self.service))?;
+        let spec = &services[service];
+        let account = ACCOUNTS
+            .iter()
+            .position(|(name, _)| *name == self.account)
+            .ok_or_else(|| format!("no sample account is named '{}'", self.account))?;
+        if !spec.accounts.iter().any(|&(ai, _)| ai == account) {
+            return Err(format!(
+                "'{}' does not run in the {} account",
+                self.service, self.account
+            ));
+        }
+        let region = match self.region {
+            None => None,
+            Some(code) => Some(
+                REGIONS
+                    .iter()
+                    .position(|(c, _)| *c == code)
+                    .ok_or_else(|| format!("no sample region is named '{code}'"))?,
+            ),
+        };
+        if !spec.usage.iter().any(|&(u, _)| u == self.usage) {
+            return Err(format!(
+                "'{}' has no usage type '{}'",
+                self.service, self.usage
+            ));
+        }
+        let (from, to) = (self.days)(today);
+        Ok(Injection {
+            service,
+            account,
+            region,
+            usage: self.usage,
+            from,
+            to,
+            factor: self.factor,
+        })
+    }
+}
+
 fn generate(today: NaiveDate) -> Vec<Record> {
+    generate_with(today, SERVICES, DEMO_EVENTS)
+}
+
+fn generate_with(today: NaiveDate, services: &[ServiceSpec], events: &[DemoEvent]) -> Vec<Record> {
     let first = today - Duration::days(HISTORY_DAYS);
-    // Injected events, relative to today so a demo always has them.
-    let ec2_step_from = week_start(today) - Duration::days(7);
-    let nat_spike = today - Duration::days(3);
-    let s3_spike = today - Duration::days(45);
-    let logs_spike = (today - Duration::days(20), today - Duration::days(18));
+    let injections: Vec<Injection> = events
+        .iter()
+        .filter_map(|e| match e.resolve(services, today) {
+            Ok(i) => Some(i),
+            Err(message) => {
+                // Caught at test time by tests::every_demo_event_resolves.
+                tracing::warn!(%message, "sample demo event skipped");
+                None
+            }
+        })
+        .collect();
+    let lambda = service_index(services, "AWS Lambda");
+    let ec2 = service_index(services, "Amazon Elastic Compute Cloud - Compute");
     let mut out = Vec::with_capacity(100_000);
     let mut day = first;
     while day <= today {
@@ -395,7 +537,7 @@ fn generate(today: NaiveDate) -> Vec<Record> {
         let weekend = matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
         // Today is still being filled in.
         let partial = if day == today { 0.45 } else { 1.0 };
-        for (si, spec) in SERVICES.iter().enumerate() {
+        for (si, spec) in services.iter().enumerate() {
             for &(ai, weight) in spec.accounts {
                 let regions: &[(usize, f64)] = if spec.global {
                     &[(usize::MAX, 1.0)]
@@ -433,28 +575,10 @@ fn generate(today: NaiveDate) -> Vec<Record> {
                                     ui as u64,
                                 ]);
                         let usage_type = format!("{prefix}{usage}");
-                        if si == 0 && ai == 0 && ri == 0 && ui == 0 && day >= ec2_step_from {
-                            // A new fleet for the search team: EC2 steps up.
-                            value *= 1.6;
-                        }
-                        if si == 1
-                            && ai == 0
-                            && ri == 0
-                            && usage == "NatGateway-Bytes"
-                            && day == nat_spike
-                        {
-                            value *= 7.0;
-                        }
-                        if si == 2 && ai == 3 && usage == "Requests-Tier1" && day == s3_spike {
-                            value *= 12.0;
-                        }
-                        if si == 11
-                            && ai == 1
-                            && usage == "DataProcessing-Bytes"
-                            && day >= logs_spike.0
-                            && day <= logs_spike.1
-                        {
-                            value *= 5.0;
+                        for i in &injections {
+                            if i.applies(si, ai, ri, usage, day) {
+                                value *= i.factor;
+                            }
                         }
                         out.push(Record {
                             day,
@@ -472,21 +596,23 @@ fn generate(today: NaiveDate) -> Vec<Record> {
         }
         if day.day() == 1 {
             // Promotional credits and an occasional refund, excluded by default.
-            out.push(Record {
-                day,
-                account: 0,
-                service: 6,
-                region: 0,
-                usage_type: "USE1-Lambda-GB-Second".into(),
-                team: "payments",
-                amount: -amount(500.0),
-                kind: RecordType::Credit,
-            });
-            if day.month().is_multiple_of(4) {
+            if let Some(service) = lambda {
                 out.push(Record {
                     day,
                     account: 0,
-                    service: 0,
+                    service,
+                    region: 0,
+                    usage_type: "USE1-Lambda-GB-Second".into(),
+                    team: "payments",
+                    amount: -amount(500.0),
+                    kind: RecordType::Credit,
+                });
+            }
+            if let (true, Some(service)) = (day.month().is_multiple_of(4), ec2) {
+                out.push(Record {
+                    day,
+                    account: 0,
+                    service,
                     region: 0,
                     usage_type: "USE1-BoxUsage:m7i.xlarge".into(),
                     team: "platform",
@@ -696,6 +822,74 @@ mod tests {
             src.cost_and_usage(&q).await,
             Err(CostError::OutOfRange(_))
         ));
+    }
+
+    #[test]
+    fn every_demo_event_resolves() {
+        let today = d("2026-11-19");
+        for e in DEMO_EVENTS {
+            if let Err(message) = e.resolve(SERVICES, today) {
+                panic!("demo event on '{}': {message}", e.service);
+            }
+        }
+        // A misspelled or renamed service is an error, not an event on nothing.
+        let renamed = DemoEvent {
+            service: "Amazon Elastic Compute Cloud",
+            ..DEMO_EVENTS[0]
+        };
+        assert!(renamed
+            .resolve(SERVICES, today)
+            .unwrap_err()
+            .contains("no sample service"));
+        let wrong_usage = DemoEvent {
+            usage: "NatGateway-Bytes",
+            ..DEMO_EVENTS[0]
+        };
+        assert!(wrong_usage.resolve(SERVICES, today).is_err());
+    }
+
+    #[test]
+    fn each_demo_event_lands_on_its_named_service_in_any_table_order() {
+        let today = d("2026-11-19");
+        let mut reversed = SERVICES.to_vec();
+        reversed.reverse();
+        for table in [SERVICES, &reversed[..]] {
+            let plain = generate_with(today, table, &[]);
+            for e in DEMO_EVENTS {
+                let with = generate_with(today, table, std::slice::from_ref(e));
+                assert_eq!(plain.len(), with.len());
+                let (from, to) = (e.days)(today);
+                let mut changed = 0;
+                for (a, b) in plain.iter().zip(&with) {
+                    if a.amount == b.amount {
+                        continue;
+                    }
+                    changed += 1;
+                    assert_eq!(table[b.service].name, e.service);
+                    assert_eq!(ACCOUNTS[b.account].0, e.account);
+                    assert!(b.usage_type.ends_with(e.usage), "{}", b.usage_type);
+                    if let Some(r) = e.region {
+                        assert_eq!(region_name(b.region), r);
+                    }
+                    assert!(b.day >= from && b.day <= to, "{}", b.day);
+                }
+                assert!(changed > 0, "the event on '{}' changed nothing", e.service);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn credits_land_on_lambda() {
+        let src = SampleSource::new(d("2026-11-19"));
+        let mut q = CostQuery::new(Period::month(2026, 10));
+        q.filter = CostFilter {
+            services: vec!["AWS Lambda".into()],
+            ..Default::default()
+        };
+        let without = src.cost_and_usage(&q).await.unwrap().total();
+        q.include_credits_refunds = true;
+        let with = src.cost_and_usage(&q).await.unwrap().total();
+        assert_eq!(without - with, Decimal::from(500));
     }
 
     #[tokio::test]
