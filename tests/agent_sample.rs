@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use costbot::agent::{Agent, AgentError, Answer, Inquiry, Tools};
+use costbot::agent::{Agent, Answer, ConversationKey, ErrorKind, Inquiry, Tools};
 use costbot::config::CacheConfig;
 use costbot::costs::cache::CachedSource;
 use costbot::costs::sample::SampleSource;
@@ -39,12 +39,12 @@ async fn agent(dir: &std::path::Path, budget: Option<&str>) -> Agent {
 
 async fn ask(agent: &Agent, conversation: &str, text: &str) -> Answer {
     agent
-        .handle(Inquiry {
-            conversation_id: Some(conversation.into()),
-            user: "t".into(),
-            channel: "test".into(),
-            text: text.into(),
-        })
+        .handle(Inquiry::new(
+            ConversationKey::Channel(conversation.into()),
+            "t",
+            "test",
+            text,
+        ))
         .await
         .unwrap_or_else(|e| panic!("{text}: {e}"))
 }
@@ -165,15 +165,15 @@ async fn refusals_are_recorded_and_explain_reads_history() {
     let dir = tempfile::tempdir().unwrap();
     let agent = agent(dir.path(), None).await;
     let err = agent
-        .handle(Inquiry {
-            conversation_id: Some("h".into()),
-            user: "t".into(),
-            channel: "test".into(),
-            text: "what about elasticsearh?".into(),
-        })
+        .handle(Inquiry::new(
+            ConversationKey::Channel("h".into()),
+            "t",
+            "test",
+            "what about elasticsearh?",
+        ))
         .await
         .unwrap_err();
-    assert!(matches!(err, AgentError::Unanswerable { .. }));
+    assert_eq!(err.public.code, "unanswerable");
     assert!(
         err.to_string().contains("Amazon OpenSearch Service"),
         "{err}"
@@ -185,16 +185,67 @@ async fn refusals_are_recorded_and_explain_reads_history() {
         "{:?}",
         how.details
     );
-    let messages = agent.store().messages("h").await.unwrap();
+    let (id, _) = agent
+        .store()
+        .conversation_by_key("h")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(err.conversation_id.as_deref(), Some(id.as_str()));
+    let messages = agent.store().messages(&id).await.unwrap();
     assert_eq!(messages.len(), 6);
     // Another user cannot continue someone else's conversation.
     let other = agent
-        .handle(Inquiry {
-            conversation_id: Some("h".into()),
-            user: "mallory".into(),
-            channel: "test".into(),
-            text: "only prod".into(),
-        })
-        .await;
-    assert!(matches!(other, Err(AgentError::NotYours(_))));
+        .handle(Inquiry::new(
+            ConversationKey::Channel("h".into()),
+            "mallory",
+            "test",
+            "only prod",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(other.public.kind, ErrorKind::NotFound);
+    assert_eq!(other.conversation_id, None);
+}
+
+/// What a model would be handed: small, and with the exact numbers.
+#[tokio::test]
+async fn compact_views_are_small_and_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = agent(dir.path(), Some("150000")).await;
+    let calls = [
+        (
+            "get_cost_and_usage",
+            serde_json::json!({"period": {"start": "2026-08-01", "end": "2026-11-18"}, "group_by": ["SERVICE", "USAGE_TYPE"], "granularity": "DAILY"}),
+        ),
+        (
+            "compare_periods",
+            serde_json::json!({"current": {"start": "2026-11-09", "end": "2026-11-15"}, "previous": {"start": "2026-11-02", "end": "2026-11-08"}, "group_by": ["LINKED_ACCOUNT", "USAGE_TYPE"], "top_n": 50}),
+        ),
+        ("forecast_month_end", serde_json::json!({})),
+        (
+            "find_anomalies",
+            serde_json::json!({"period": {"start": "2026-10-01", "end": "2026-11-18"}, "group_by": ["USAGE_TYPE"]}),
+        ),
+        (
+            "search_guides",
+            serde_json::json!({"query": "reduce NAT gateway data processing", "k": 10}),
+        ),
+    ];
+    for (name, args) in calls {
+        let out = agent.tools().call(name, &args, today()).await.unwrap();
+        let view = out.compact();
+        let text = view.to_string();
+        assert!(text.len() < 8_000, "{name}: {} bytes", text.len());
+        if let Some(r) = out.results().first() {
+            // The total is the source's exact decimal, not a rounded copy.
+            let total = match name {
+                "get_cost_and_usage" => &view["costs"]["total"],
+                "compare_periods" => &view["comparison"]["current"]["total"],
+                _ => continue,
+            };
+            let exact: Decimal = total.as_str().unwrap().parse().unwrap();
+            assert_eq!(exact, r.total(), "{name}");
+        }
+    }
 }

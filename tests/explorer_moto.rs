@@ -10,7 +10,7 @@ mod common;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use costbot::agent::{Agent, Inquiry, Tools};
+use costbot::agent::{Agent, ConversationKey, Inquiry, Tools};
 use costbot::config::{AccountConfig, AwsConfig, CacheConfig};
 use costbot::costs::cache::CachedSource;
 use costbot::costs::explorer::ExplorerSource;
@@ -170,12 +170,15 @@ async fn the_agent_reports_the_seeded_numbers_and_the_cache_saves_requests() {
         connections: vec![],
     };
     let agent = Agent::new(tools, store.clone(), Arc::new(move || today));
-    let ask = |text: &str| Inquiry {
-        conversation_id: Some("c1".into()),
-        user: "tester".into(),
-        channel: "test".into(),
-        text: text.into(),
+    let ask_in = |conversation: &str, text: &str| {
+        Inquiry::new(
+            ConversationKey::Channel(conversation.into()),
+            "tester",
+            "test",
+            text,
+        )
     };
+    let ask = |text: &str| ask_in("c1", text);
 
     let a = agent
         .handle(ask("How much did we spend last month?"))
@@ -195,10 +198,7 @@ async fn the_agent_reports_the_seeded_numbers_and_the_cache_saves_requests() {
 
     // A second conversation asks the same: answered from the cache, no request.
     let again = agent
-        .handle(Inquiry {
-            conversation_id: Some("c2".into()),
-            ..ask("how much did we spend last month")
-        })
+        .handle(ask_in("c2", "how much did we spend last month"))
         .await
         .unwrap();
     assert_eq!(again.figures[0].amount, "81234.5678901234");

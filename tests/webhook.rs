@@ -1,68 +1,12 @@
 //! The webhook against the real server on a random local port, with a real
 //! SQLite file, the sample organization, and a fixed "today".
 
-use std::path::Path;
-
-use chrono::NaiveDate;
-use costbot::app::App;
-use costbot::config::{Config, Secret};
-use costbot::server::{self, AppState};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
 
-const TOKEN: &str = "ci:0123456789abcdef0123456789abcdef";
-const SECRET: &str = "0123456789abcdef0123456789abcdef";
-const OTHER: &str = "grafana:fedcba9876543210fedcba9876543210";
-const OTHER_SECRET: &str = "fedcba9876543210fedcba9876543210";
-
-struct Running {
-    url: String,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Running {
-    async fn stop(mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        self.task.await.unwrap();
-    }
-}
-
-async fn start(data_dir: &Path, rate_limit: u32) -> Running {
-    let mut config = Config {
-        data_dir: data_dir.to_path_buf(),
-        budget_monthly: Some("150000".parse().unwrap()),
-        ..Config::default()
-    };
-    config.server.webhook_tokens = vec![Secret::new(TOKEN), Secret::new(OTHER)];
-    config.server.rate_limit_per_minute = rate_limit;
-    config.server.max_body_bytes = 4096;
-    // These tests are about the webhook; retrieval modes have their own tests.
-    config.retrieval.mode = costbot::config::RetrievalMode::Lexical;
-    let app = App::build(config, NaiveDate::from_ymd_opt(2026, 11, 19))
-        .await
-        .unwrap();
-    let state = AppState::from_app(&app).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = oneshot::channel();
-    let task = tokio::spawn(async move {
-        server::serve(listener, state, async {
-            let _ = rx.await;
-        })
-        .await
-        .unwrap();
-        app.store.close().await;
-    });
-    Running {
-        url,
-        stop: Some(tx),
-        task,
-    }
-}
+#[path = "support/running.rs"]
+mod running;
+use running::{start, start_with, OTHER_SECRET, SECRET, TOKEN};
 
 async fn ask(url: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
     let mut req = reqwest::Client::new()
@@ -123,7 +67,10 @@ async fn auth_is_required_and_checked() {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("costbot_inquiries_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("costbot_inquiries_total{channel=\"webhook\"} 1\n"),
+        "{metrics}"
+    );
     assert!(metrics.contains("costbot_cost_explorer_requests_total 0"));
     assert!(!metrics.contains(SECRET));
     s.stop().await;
@@ -282,12 +229,24 @@ async fn multi_turn_conversation_survives_a_restart() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| r[0].as_str().unwrap())
+        .map(|r| r[0]["text"].as_str().unwrap())
         .collect();
     assert!(
         regions.contains(&"us-east-1") && regions.contains(&"eu-west-1"),
         "{regions:?}"
     );
+    // Money cells carry the exact amount beside the text people read.
+    for row in table["rows"].as_array().unwrap() {
+        let change: rust_decimal::Decimal = row[3]["amount"].as_str().unwrap().parse().unwrap();
+        assert!(
+            row[3]["text"]
+                .as_str()
+                .unwrap()
+                .replace(',', "")
+                .contains(&change.abs().round_dp(2).to_string()),
+            "{row}"
+        );
+    }
     // The regions add up to the EC2 change in the first answer.
     assert_eq!(
         first["answer"]["figures"][2],
@@ -329,5 +288,262 @@ async fn multi_turn_conversation_survives_a_restart() {
     assert_eq!(messages[0]["role"], "user");
     assert_eq!(messages[5]["role"], "assistant");
     assert!(messages[4]["slots"].is_object());
+    s.stop().await;
+}
+
+async fn ask_raw(
+    url: &str,
+    authorization: &str,
+    content_type: &str,
+    body: String,
+) -> (StatusCode, Value) {
+    let resp = reqwest::Client::new()
+        .post(format!("{url}/v1/inquiries"))
+        .header("authorization", authorization)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn bearer_scheme_in_any_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), 100).await;
+    let body = json!({"text": "spend yesterday"}).to_string();
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let (status, answer) = ask_raw(
+            &s.url,
+            &format!("{scheme} {SECRET}"),
+            "application/json",
+            body.clone(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{scheme}: {answer}");
+    }
+    let (status, err) = ask_raw(
+        &s.url,
+        &format!("Basic {SECRET}"),
+        "application/json",
+        body.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(err["error"]["code"], "unauthorized");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn conversation_ids_text_length_and_content_type_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    // The default body limit, so a 10 KB id reaches the id check.
+    let s = start_with(dir.path(), 100, |c| c.server.max_body_bytes = 16 * 1024).await;
+    for bad in [
+        "x".repeat(10 * 1024),
+        "a\0b".to_string(),
+        "../x".to_string(),
+    ] {
+        let (status, err) = ask(
+            &s.url,
+            Some(SECRET),
+            json!({"text": "spend yesterday", "conversation_id": bad}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
+        assert_eq!(err["error"]["code"], "invalid_conversation_id");
+    }
+    // The history endpoint checks ids the same way.
+    let r = reqwest::Client::new()
+        .get(format!("{}/v1/conversations/a..b", s.url))
+        .bearer_auth(SECRET)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "invalid_conversation_id"
+    );
+    // A well-formed id costbot never gave out names no conversation: only the
+    // Agent creates ids, so a caller cannot plant one.
+    let (status, body) = ask(
+        &s.url,
+        Some(SECRET),
+        json!({"text": "spend yesterday", "conversation_id": "team-a:2026.11_19"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(body["error"]["code"], "not_found");
+    assert!(body.get("conversation_id").is_none(), "{body}");
+
+    // 2,000 characters are allowed even when they are 4,000 bytes; 2,001 are not.
+    let (status, body) = ask(&s.url, Some(SECRET), json!({"text": "é".repeat(2000)})).await;
+    assert_ne!(body["error"]["code"], "too_long", "{body}");
+    assert_ne!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, body) = ask(&s.url, Some(SECRET), json!({"text": "é".repeat(2001)})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "too_long");
+
+    let json_body = json!({"text": "spend yesterday"}).to_string();
+    let (status, body) = ask_raw(
+        &s.url,
+        &format!("Bearer {SECRET}"),
+        "text/plain",
+        json_body.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{body}");
+    assert_eq!(body["error"]["code"], "unsupported_media_type");
+    let (status, body) = ask_raw(
+        &s.url,
+        &format!("Bearer {SECRET}"),
+        "application/json; charset=utf-8",
+        json_body,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_paths_and_wrong_methods_get_json_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), 100).await;
+    let client = reqwest::Client::new();
+    let r = client.get(format!("{}/nope", s.url)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "not_found"
+    );
+    for (method, path) in [
+        (reqwest::Method::GET, "/v1/inquiries"),
+        (reqwest::Method::DELETE, "/healthz"),
+        (reqwest::Method::POST, "/v1/conversations/abc"),
+    ] {
+        let r = client
+            .request(method.clone(), format!("{}{path}", s.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}"
+        );
+        assert!(r.headers().contains_key("allow"), "{method} {path}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(
+            body["error"]["code"], "method_not_allowed",
+            "{method} {path}"
+        );
+        assert!(body["error"]["message"].is_string());
+    }
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn conversation_history_is_paginated() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), 100).await;
+    let mut id = String::new();
+    for text in ["spend yesterday", "and the day before?", "spend last month"] {
+        let mut body = json!({ "text": text });
+        if !id.is_empty() {
+            body["conversation_id"] = json!(id);
+        }
+        let (status, body) = ask(&s.url, Some(SECRET), body).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        id = body["conversation_id"].as_str().unwrap().to_string();
+    }
+    let id = id.as_str();
+    let page = |query: String| {
+        let url = format!("{}/v1/conversations/{id}{query}", s.url);
+        async move {
+            let r = reqwest::Client::new()
+                .get(url)
+                .bearer_auth(SECRET)
+                .send()
+                .await
+                .unwrap();
+            (r.status(), r.json::<Value>().await.unwrap())
+        }
+    };
+    // All six messages fit the default page.
+    let (status, all) = page(String::new()).await;
+    assert_eq!(status, StatusCode::OK);
+    let all: Vec<i64> = all["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(all.len(), 6);
+
+    let mut seen = Vec::new();
+    let mut query = "?limit=4".to_string();
+    for expected in [4, 2] {
+        let (status, body) = page(query.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let messages = body["messages"].as_array().unwrap();
+        assert_eq!(messages.len(), expected, "{body}");
+        seen.extend(messages.iter().map(|m| m["id"].as_i64().unwrap()));
+        match body["next_after"].as_i64() {
+            Some(after) => query = format!("?limit=4&after={after}"),
+            None => query.clear(),
+        }
+    }
+    assert!(query.is_empty(), "the last page has no cursor");
+    assert_eq!(seen, all);
+
+    for bad in ["?limit=0", "?limit=201"] {
+        let (status, body) = page(bad.into()).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert_eq!(body["error"]["code"], "invalid_limit");
+    }
+    let (status, body) = page("?after=yesterday".into()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["code"], "bad_query");
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_token_guards_metrics_and_counters_are_per_channel() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start_with(dir.path(), 100, |c| {
+        c.server.metrics_token = Some(costbot::config::Secret::new("metrics-secret-1"));
+    })
+    .await;
+    let (status, _) = ask(&s.url, Some(SECRET), json!({"text": "spend yesterday"})).await;
+    assert_eq!(status, StatusCode::OK);
+    let client = reqwest::Client::new();
+    let url = format!("{}/metrics", s.url);
+    let r = client.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"]["code"],
+        "unauthorized"
+    );
+    // A webhook token is not the metrics token.
+    let r = client.get(&url).bearer_auth(SECRET).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = client
+        .get(&url)
+        .header("authorization", "BEARER metrics-secret-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("costbot_inquiries_total{channel=\"webhook\"} 1\n"),
+        "{text}"
+    );
+    assert!(text.contains("costbot_inquiries_failed_total{channel=\"webhook\"} 0\n"));
+    assert!(text.contains("costbot_http_connections_total"));
+    assert!(!text.contains("metrics-secret-1"));
     s.stop().await;
 }

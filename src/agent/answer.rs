@@ -2,6 +2,7 @@
 //! result; renderers only format it.
 
 use chrono::NaiveDate;
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -14,10 +15,117 @@ pub struct Figure {
     pub unit: String,
 }
 
+/// One table cell: the text people read and, for money, the exact amount
+/// beside it, so a renderer can align, chart or re-format without parsing.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Cell {
+    pub text: String,
+    /// The exact decimal the tool returned, for money cells.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<Decimal>,
+}
+
+impl Cell {
+    pub fn text(text: impl Into<String>) -> Self {
+        Cell {
+            text: text.into(),
+            amount: None,
+        }
+    }
+
+    /// A money cell: "$1,234.56" beside the exact amount.
+    pub fn money(amount: Decimal, unit: &str) -> Self {
+        Cell {
+            text: crate::costs::money::format(amount, unit),
+            amount: Some(amount.normalize()),
+        }
+    }
+
+    /// A signed change: "+$12.00" beside the exact amount.
+    pub fn change(amount: Decimal, unit: &str) -> Self {
+        Cell {
+            text: crate::costs::money::format_change(amount, unit),
+            amount: Some(amount.normalize()),
+        }
+    }
+}
+
+impl From<String> for Cell {
+    fn from(text: String) -> Self {
+        Cell::text(text)
+    }
+}
+
+impl From<&str> for Cell {
+    fn from(text: &str) -> Self {
+        Cell::text(text)
+    }
+}
+
+impl PartialEq<&str> for Cell {
+    fn eq(&self, other: &&str) -> bool {
+        self.text == *other
+    }
+}
+
+impl std::fmt::Display for Cell {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+// Answers stored before cells carried amounts have plain strings.
+impl<'de> Deserialize<'de> for Cell {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Plain(String),
+            Full {
+                text: String,
+                #[serde(default)]
+                amount: Option<Decimal>,
+            },
+        }
+        Ok(match Repr::deserialize(d)? {
+            Repr::Plain(text) => Cell::text(text),
+            Repr::Full { text, amount } => Cell { text, amount },
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Table {
     pub columns: Vec<String>,
-    pub rows: Vec<Vec<String>>,
+    pub rows: Vec<Vec<Cell>>,
+}
+
+/// Points for a chart: (date, group, amount), all from one tool result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Series {
+    pub unit: String,
+    /// "DAILY" or "MONTHLY".
+    pub granularity: String,
+    pub points: Vec<SeriesPoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SeriesPoint {
+    pub date: NaiveDate,
+    /// The group (service, account, ...) or None for the total.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    pub amount: Decimal,
+    /// The bucket is not complete yet (today, or a month cut by the period).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
+}
+
+/// A titled part of a larger post: a digest is several answers in one message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Section {
+    pub title: String,
+    pub answer: Answer,
 }
 
 /// What the numbers are: period, metric, and what is in or out.
@@ -98,6 +206,9 @@ pub struct Answer {
     pub figures: Vec<Figure>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub table: Option<Table>,
+    /// The numbers behind a chart, when the answer has a shape over time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series: Option<Series>,
     /// Extra lines of prose (advice passages, forecast method).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<String>,
@@ -112,10 +223,13 @@ pub struct Answer {
     /// Follow-up questions worth trying.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub suggestions: Vec<String>,
+    /// Further titled answers in the same post (digests).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sections: Vec<Section>,
 }
 
 impl Answer {
-    pub fn figure(&mut self, label: impl Into<String>, amount: rust_decimal::Decimal, unit: &str) {
+    pub fn figure(&mut self, label: impl Into<String>, amount: Decimal, unit: &str) {
         self.figures.push(Figure {
             label: label.into(),
             amount: amount.normalize().to_string(),

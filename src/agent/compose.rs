@@ -4,8 +4,8 @@
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 
-use super::answer::{Answer, Basis, Citation, Table};
-use super::planner::{Intent, Slots};
+use super::answer::{Answer, Basis, Cell, Citation, Series, SeriesPoint, Table};
+use super::ask::{Ask, Intent};
 use super::tools::ToolOutput;
 use crate::costs::money::{self, format, format_change, format_percent, percent_change};
 use crate::costs::periods::Period;
@@ -41,39 +41,6 @@ impl Labels {
             })
             .collect::<Vec<_>>()
             .join(" · ")
-    }
-}
-
-fn scope(s: &Slots) -> String {
-    let mut parts = Vec::new();
-    if !s.services.is_empty() {
-        parts.push(
-            s.services
-                .iter()
-                .map(|m| m.display.clone())
-                .collect::<Vec<_>>()
-                .join(" and "),
-        );
-    }
-    let mut filters = Vec::new();
-    if !s.accounts.is_empty() {
-        filters.push(format!("account {}", s.accounts.join(", ")));
-    }
-    if !s.regions.is_empty() {
-        filters.push(s.regions.join(", "));
-    }
-    for t in &s.tags {
-        filters.push(format!("{} {}", t.key, t.values.join("/")));
-    }
-    let what = if parts.is_empty() {
-        "AWS".to_string()
-    } else {
-        parts.join(" ")
-    };
-    if filters.is_empty() {
-        what
-    } else {
-        format!("{what} ({})", filters.join("; "))
     }
 }
 
@@ -134,20 +101,63 @@ fn first_sentences(text: &str, max_chars: usize) -> String {
     }
 }
 
+/// The result's buckets as chart points: one per bucket, or one per bucket
+/// and group when the result is grouped. `partial` marks incomplete buckets.
+fn series_of(
+    result: &CostResult,
+    labels: &Labels,
+    partial: impl Fn(&crate::costs::TimeBucket) -> bool,
+) -> Series {
+    let dims = &result.query.group_by;
+    let points = result
+        .buckets
+        .iter()
+        .flat_map(|b| {
+            let p = partial(b);
+            if dims.is_empty() || b.groups.is_empty() {
+                vec![SeriesPoint {
+                    date: b.start,
+                    group: None,
+                    amount: b.total(),
+                    partial: p,
+                }]
+            } else {
+                b.groups
+                    .iter()
+                    .map(|g| SeriesPoint {
+                        date: b.start,
+                        group: Some(labels.key(dims, &g.keys)),
+                        amount: g.amount,
+                        partial: p,
+                    })
+                    .collect()
+            }
+        })
+        .collect();
+    Series {
+        unit: result.unit.clone(),
+        granularity: match result.query.granularity {
+            crate::costs::Granularity::Daily => "DAILY".into(),
+            crate::costs::Granularity::Monthly => "MONTHLY".into(),
+        },
+        points,
+    }
+}
+
 pub fn compose(
-    slots: &Slots,
+    ask: &Ask,
     outputs: &[ToolOutput],
     labels: &Labels,
     sample: bool,
     today: NaiveDate,
 ) -> Answer {
     let mut a = Answer::default();
-    let what = scope(slots);
+    let what = ask.subject.as_str();
     for out in outputs {
         match out {
-            ToolOutput::Costs { result, top_n } => {
-                costs(slots, result, *top_n, &what, labels, sample, today, &mut a)
-            }
+            ToolOutput::Costs { result, top_n } => costs(
+                ask.intent, result, *top_n, what, labels, sample, today, &mut a,
+            ),
             ToolOutput::Comparison {
                 current,
                 previous,
@@ -223,13 +233,14 @@ pub fn compose(
                             .iter()
                             .map(|m| {
                                 vec![
-                                    labels.key(dims, &m.key),
-                                    format(m.before, unit),
-                                    format(m.after, unit),
-                                    format_change(m.change, unit),
+                                    labels.key(dims, &m.key).into(),
+                                    Cell::money(m.before, unit),
+                                    Cell::money(m.after, unit),
+                                    Cell::change(m.change, unit),
                                     percent_change(m.before, m.after)
                                         .map(format_percent)
-                                        .unwrap_or_else(|| "new".into()),
+                                        .unwrap_or_else(|| "new".into())
+                                        .into(),
                                 ]
                             })
                             .collect(),
@@ -255,6 +266,7 @@ pub fn compose(
                 filtered,
             } => {
                 let unit = &history.unit;
+                a.series = Some(series_of(history, labels, |b| b.end > today));
                 let month = crate::costs::periods::month_name(
                     f.month_start.format("%m").to_string().parse().unwrap_or(1),
                 );
@@ -351,15 +363,20 @@ pub fn compose(
                             .take(10)
                             .map(|x| {
                                 vec![
-                                    labels.key(
-                                        dims,
-                                        &x.key.split(" / ").map(String::from).collect::<Vec<_>>(),
-                                    ),
-                                    Period::inclusive(x.first_day, x.last_day).label(),
-                                    x.peak_day.to_string(),
-                                    format(x.peak_amount, unit),
-                                    format(x.expected_daily, unit),
-                                    format(x.impact, unit),
+                                    labels
+                                        .key(
+                                            dims,
+                                            &x.key
+                                                .split(" / ")
+                                                .map(String::from)
+                                                .collect::<Vec<_>>(),
+                                        )
+                                        .into(),
+                                    Period::inclusive(x.first_day, x.last_day).label().into(),
+                                    x.peak_day.to_string().into(),
+                                    Cell::money(x.peak_amount, unit),
+                                    Cell::money(x.expected_daily, unit),
+                                    Cell::money(x.impact, unit),
                                 ]
                             })
                             .collect(),
@@ -377,7 +394,7 @@ pub fn compose(
                 ];
             }
             ToolOutput::Guides { hits } => {
-                if slots.intent == Intent::Advice {
+                if ask.intent == Intent::Advice {
                     match hits.first() {
                         Some(h) => {
                             let head = if a.summary.is_empty() {
@@ -425,7 +442,7 @@ pub fn compose(
 // The composer's shared inputs, passed as they are rather than wrapped for one function.
 #[allow(clippy::too_many_arguments)]
 fn costs(
-    slots: &Slots,
+    intent: Intent,
     result: &CostResult,
     top_n: Option<usize>,
     what: &str,
@@ -438,7 +455,7 @@ fn costs(
     let total = result.total();
     let period = result.query.period;
     let dims = &result.query.group_by;
-    match slots.intent {
+    match intent {
         Intent::Advice => {
             let spend = format!(
                 "Your {what} spend in the last 30 days ({}): {}.",
@@ -535,10 +552,11 @@ fn costs(
                         } else {
                             label(b.start)
                         };
-                        vec![name, format(b.total(), unit)]
+                        vec![name.into(), Cell::money(b.total(), unit)]
                     })
                     .collect(),
             });
+            a.series = Some(series_of(result, labels, partial));
             a.basis = Some(basis(result, None, sample));
             a.suggestions = vec![
                 "Any anomalies in this period?".into(),
@@ -568,20 +586,30 @@ fn costs(
                 a.summary = format!("No {what} spend in {}.", period.label());
             }
             a.figure(format!("{what}, {}", period.label()), total, unit);
-            let mut rows: Vec<Vec<String>> = groups
+            let mut rows: Vec<Vec<Cell>> = groups
                 .iter()
                 .take(n)
-                .map(|(k, v)| vec![labels.key(dims, k), format(*v, unit), share(*v, total)])
+                .map(|(k, v)| {
+                    vec![
+                        labels.key(dims, k).into(),
+                        Cell::money(*v, unit),
+                        share(*v, total).into(),
+                    ]
+                })
                 .collect();
             if groups.len() > n {
                 let rest: Decimal = groups.iter().skip(n).map(|(_, v)| *v).sum();
                 rows.push(vec![
-                    format!("Other ({} more)", groups.len() - n),
-                    format(rest, unit),
-                    share(rest, total),
+                    format!("Other ({} more)", groups.len() - n).into(),
+                    Cell::money(rest, unit),
+                    share(rest, total).into(),
                 ]);
             }
-            rows.push(vec!["Total".into(), format(total, unit), "100.0%".into()]);
+            rows.push(vec![
+                "Total".into(),
+                Cell::money(total, unit),
+                "100.0%".into(),
+            ]);
             a.table = Some(Table {
                 columns: vec![dim_label, "Cost".into(), "Share".into()],
                 rows,

@@ -2,33 +2,33 @@
 //! [`CostSource`] and [`Retriever`] traits, never an SDK.
 
 pub mod answer;
+pub mod ask;
 pub mod compose;
+pub mod error;
+pub mod inquiry;
 pub mod planner;
 pub mod tools;
 
-use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
-pub use answer::{Answer, Basis, Citation, Figure, Table, ToolCallRecord};
+use chrono::NaiveDate;
+
+pub use answer::{
+    Answer, Basis, Cell, Citation, Figure, Section, Series, SeriesPoint, Table, ToolCallRecord,
+};
+pub use ask::Ask;
+pub use error::{ErrorKind, PublicError, TurnError};
+pub use inquiry::{ConversationKey, Inquiry, TurnClock};
 pub use planner::{Intent, Plan, PlanContext, PlanError, Slots, ToolCall};
 pub use tools::{ToolError, ToolOutput, Tools};
 
 use crate::costs::cache::Today;
 use crate::costs::CostError;
-use crate::store::{Role, Store, StoreError};
+use crate::store::{NewTurn, Store, StoreError};
 
-/// A question from any channel.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Inquiry {
-    /// Continue this conversation; a new one is started when None.
-    pub conversation_id: Option<String>,
-    /// Who asks (token name, Slack user, "cli").
-    pub user: String,
-    /// Which surface it came from ("cli", "webhook", ...).
-    pub channel: String,
-    pub text: String,
-}
-
+/// Why a turn failed, with the operator detail; its public face is
+/// [`AgentError::public`].
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
     /// The question could not be turned into tool calls; the message says what to try.
@@ -36,14 +36,14 @@ pub enum AgentError {
     Unanswerable {
         message: String,
         suggestions: Vec<String>,
-        conversation_id: String,
     },
     #[error(transparent)]
     Tool(#[from] ToolError),
     #[error("the conversation store failed: {0}")]
     Store(#[from] StoreError),
-    #[error("conversation {0} was started by someone else")]
-    NotYours(String),
+    /// No such conversation for this caller (missing, or someone else's).
+    #[error("no such conversation for this caller")]
+    NotFound,
 }
 
 impl AgentError {
@@ -57,10 +57,61 @@ impl AgentError {
     }
 }
 
+/// Turns in one conversation run one at a time, so each sees the one before
+/// and history never interleaves.
+#[derive(Default)]
+struct ConversationLocks {
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl ConversationLocks {
+    async fn lock(
+        &self,
+        key: &str,
+    ) -> (
+        Arc<tokio::sync::Mutex<()>>,
+        tokio::sync::OwnedMutexGuard<()>,
+    ) {
+        let m = self
+            .locks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key.to_string())
+            .or_default()
+            .clone();
+        let guard = m.clone().lock_owned().await;
+        (m, guard)
+    }
+
+    /// Forgets the lock when no other turn holds or waits for it.
+    fn release(
+        &self,
+        key: &str,
+        m: Arc<tokio::sync::Mutex<()>>,
+        guard: tokio::sync::OwnedMutexGuard<()>,
+    ) {
+        let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+        drop(guard);
+        // The map's copy and ours: nobody else is waiting.
+        if Arc::strong_count(&m) == 2 {
+            locks.remove(key);
+        }
+    }
+}
+
+/// Where a turn goes: an existing conversation, or a new one (with the
+/// channel's key, when it has one).
+struct Target {
+    id: String,
+    channel_key: Option<String>,
+    existing: bool,
+}
+
 pub struct Agent {
     tools: Tools,
     store: Store,
     today: Today,
+    locks: ConversationLocks,
 }
 
 impl Agent {
@@ -69,6 +120,7 @@ impl Agent {
             tools,
             store,
             today,
+            locks: ConversationLocks::default(),
         }
     }
 
@@ -76,6 +128,7 @@ impl Agent {
         &self.store
     }
 
+    /// Today by the Agent's own clock (a turn may bring its own).
     pub fn today(&self) -> NaiveDate {
         (self.today)()
     }
@@ -84,36 +137,148 @@ impl Agent {
         &self.tools
     }
 
-    fn context(&self) -> PlanContext {
+    fn context(&self, today: NaiveDate) -> PlanContext {
         PlanContext {
-            today: self.today(),
+            today,
             accounts: self.tools.source.known_accounts(),
         }
     }
 
-    pub async fn handle(&self, inquiry: Inquiry) -> Result<Answer, AgentError> {
-        let id = inquiry
-            .conversation_id
-            .clone()
-            .filter(|s| !s.trim().is_empty())
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        match self
-            .store
-            .ensure_conversation(&id, &inquiry.user, &inquiry.channel)
-            .await
-        {
-            Err(StoreError::NotOwner(c)) => return Err(AgentError::NotYours(c)),
-            other => other?,
+    /// Answers one turn and records it (question and reply together). On
+    /// failure the public error is what is recorded and returned.
+    pub async fn handle(&self, inquiry: Inquiry) -> Result<Answer, TurnError> {
+        let lock_key = match &inquiry.conversation {
+            ConversationKey::New => None,
+            ConversationKey::Id(id) => Some(format!("id:{id}")),
+            ConversationKey::Channel(k) => Some(format!("key:{k}")),
+        };
+        let held = match &lock_key {
+            Some(k) => Some(self.locks.lock(k).await),
+            None => None,
+        };
+        let result = self.turn(&inquiry).await;
+        if let (Some(k), Some((m, guard))) = (lock_key, held) {
+            self.locks.release(&k, m, guard);
         }
-        let previous: Option<Slots> = self
-            .store
-            .last_slots(&id)
-            .await?
-            .and_then(|v| serde_json::from_value(v).ok());
-        let ctx = self.context();
-        let plan = match planner::plan(&inquiry.text, previous.as_ref(), &ctx) {
-            Ok(p) => p,
+        result
+    }
+
+    async fn resolve(&self, inquiry: &Inquiry) -> Result<Target, AgentError> {
+        let fresh = || uuid::Uuid::new_v4().to_string();
+        match &inquiry.conversation {
+            ConversationKey::New => Ok(Target {
+                id: fresh(),
+                channel_key: None,
+                existing: false,
+            }),
+            ConversationKey::Id(id) => match self.store.conversation_owner(id).await? {
+                Some(scope) if scope == inquiry.scope => Ok(Target {
+                    id: id.clone(),
+                    channel_key: None,
+                    existing: true,
+                }),
+                _ => Err(AgentError::NotFound),
+            },
+            ConversationKey::Channel(key) => match self.store.conversation_by_key(key).await? {
+                Some((id, scope)) if scope == inquiry.scope => Ok(Target {
+                    id,
+                    channel_key: Some(key.clone()),
+                    existing: true,
+                }),
+                Some(_) => Err(AgentError::NotFound),
+                None => Ok(Target {
+                    id: fresh(),
+                    channel_key: Some(key.clone()),
+                    existing: false,
+                }),
+            },
+        }
+    }
+
+    async fn turn(&self, inquiry: &Inquiry) -> Result<Answer, TurnError> {
+        let target = self.resolve(inquiry).await.map_err(|e| TurnError {
+            conversation_id: None,
+            public: e.public(),
+        })?;
+        let today = inquiry
+            .clock
+            .map(|c| c.today)
+            .unwrap_or_else(|| self.today());
+        let outcome = self.answer(inquiry, &target, today).await;
+        let (reply, answer_json, slots, result) = match outcome {
+            Ok((answer, slots)) => {
+                // Only answers from tools are kept for "how did you get that?"; help and explain are not.
+                let stored = slots
+                    .is_some()
+                    .then(|| serde_json::to_value(&answer).ok())
+                    .flatten();
+                (answer.summary.clone(), stored, slots, Ok(answer))
+            }
             Err(e) => {
+                let public = e.public();
+                tracing::info!(conversation = %target.id, code = public.code, error = %e, "turn not answered");
+                (public.message.clone(), None, None, Err(public))
+            }
+        };
+        let recorded = self
+            .store
+            .record_turn(&NewTurn {
+                conversation_id: &target.id,
+                channel_key: target.channel_key.as_deref(),
+                scope: &inquiry.scope,
+                channel: &inquiry.channel,
+                author: &inquiry.author,
+                question: &inquiry.text,
+                slots: slots.as_ref(),
+                reply: &reply,
+                answer: answer_json.as_ref(),
+            })
+            .await;
+        let conversation_id = match recorded {
+            Ok(r) => r.conversation_id,
+            Err(StoreError::NotOwner(_)) => {
+                return Err(TurnError {
+                    conversation_id: None,
+                    public: AgentError::NotFound.public(),
+                })
+            }
+            Err(e) => {
+                return Err(TurnError {
+                    conversation_id: target.existing.then(|| target.id.clone()),
+                    public: AgentError::Store(e).public(),
+                })
+            }
+        };
+        match result {
+            Ok(mut answer) => {
+                answer.conversation_id = conversation_id;
+                Ok(answer)
+            }
+            Err(public) => Err(TurnError {
+                conversation_id: Some(conversation_id),
+                public,
+            }),
+        }
+    }
+
+    /// Plans and runs a turn; returns the answer and the slots a follow-up
+    /// should build on (None for help and explain).
+    async fn answer(
+        &self,
+        inquiry: &Inquiry,
+        target: &Target,
+        today: NaiveDate,
+    ) -> Result<(Answer, Option<serde_json::Value>), AgentError> {
+        let previous: Option<Slots> = if target.existing {
+            self.store
+                .last_slots(&target.id)
+                .await?
+                .and_then(|v| serde_json::from_value(v).ok())
+        } else {
+            None
+        };
+        let plan =
+            planner::plan(&inquiry.text, previous.as_ref(), &self.context(today)).map_err(|e| {
                 let suggestions = match &e {
                     PlanError::UnknownService(u) => u
                         .suggestions
@@ -124,83 +289,32 @@ impl Agent {
                         planner::EXAMPLES.iter().map(|s| s.to_string()).collect()
                     }
                 };
-                self.record_failure(&id, &inquiry, &e.to_string()).await?;
-                return Err(AgentError::Unanswerable {
+                AgentError::Unanswerable {
                     message: e.to_string(),
                     suggestions,
-                    conversation_id: id,
-                });
-            }
-        };
-        let mut answer = match plan.slots.intent {
-            Intent::Help => help(),
-            Intent::Explain => self.explain(&id).await?,
-            _ => match self.run(&plan).await {
-                Ok(a) => a,
-                Err(e) => {
-                    self.record_failure(&id, &inquiry, &e.to_string()).await?;
-                    return Err(e);
                 }
-            },
+            })?;
+        let answer = match plan.slots.intent {
+            Intent::Help => help(),
+            Intent::Explain => {
+                if target.existing {
+                    self.explain(&target.id).await?
+                } else {
+                    explain_nothing()
+                }
+            }
+            _ => self.run(&plan, today).await?,
         };
-        answer.conversation_id = id.clone();
-        let slots = serde_json::to_value(&plan.slots).ok();
         // Explain and help do not replace the slots a follow-up should build on.
         let keep_slots = !matches!(plan.slots.intent, Intent::Help | Intent::Explain);
-        self.store
-            .append_message(
-                &id,
-                Role::User,
-                Some(&inquiry.user),
-                &inquiry.text,
-                if keep_slots { slots.as_ref() } else { None },
-                None,
-            )
-            .await?;
-        let answer_json = serde_json::to_value(&answer).ok();
-        self.store
-            .append_message(
-                &id,
-                Role::Assistant,
-                None,
-                &answer.summary,
-                None,
-                if plan.slots.intent == Intent::Explain {
-                    None
-                } else {
-                    answer_json.as_ref()
-                },
-            )
-            .await?;
-        Ok(answer)
-    }
-
-    /// Keeps a question that could not be answered, and why, in the history.
-    async fn record_failure(
-        &self,
-        id: &str,
-        inquiry: &Inquiry,
-        why: &str,
-    ) -> Result<(), StoreError> {
-        self.store
-            .append_message(
-                id,
-                Role::User,
-                Some(&inquiry.user),
-                &inquiry.text,
-                None,
-                None,
-            )
-            .await?;
-        self.store
-            .append_message(id, Role::Assistant, None, why, None, None)
-            .await?;
-        Ok(())
+        let slots = keep_slots
+            .then(|| serde_json::to_value(&plan.slots).ok())
+            .flatten();
+        Ok((answer, slots))
     }
 
     /// Runs the plan's tool calls and composes the answer.
-    pub async fn run(&self, plan: &Plan) -> Result<Answer, AgentError> {
-        let today = self.today();
+    pub async fn run(&self, plan: &Plan, today: NaiveDate) -> Result<Answer, AgentError> {
         let mut outputs = Vec::new();
         let mut records = Vec::new();
         for call in &plan.calls {
@@ -247,7 +361,7 @@ impl Agent {
             accounts: self.tools.source.known_accounts(),
         };
         let mut answer = compose::compose(
-            &plan.slots,
+            &Ask::from_slots(&plan.slots),
             &outputs,
             &labels,
             self.tools.source.is_sample(),
@@ -268,9 +382,7 @@ impl Agent {
             .and_then(|v| serde_json::from_value(v).ok());
         let mut a = Answer::default();
         match last {
-            None => {
-                a.summary = "There is no earlier answer in this conversation to explain yet.".into()
-            }
+            None => return Ok(explain_nothing()),
             Some(prev) => {
                 let requests: u32 = prev
                     .tool_calls
@@ -298,6 +410,13 @@ impl Agent {
             }
         }
         Ok(a)
+    }
+}
+
+fn explain_nothing() -> Answer {
+    Answer {
+        summary: "There is no earlier answer in this conversation to explain yet.".into(),
+        ..Default::default()
     }
 }
 

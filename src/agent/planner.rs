@@ -12,19 +12,7 @@ use crate::costs::periods::{find_periods, month_start, NamedPeriod, Period, Peri
 use crate::costs::services::{self, ServiceMatch, UnknownService};
 use crate::costs::{Dimension, Granularity, Metric, TagFilter};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Intent {
-    Total,
-    Breakdown,
-    Compare,
-    Trend,
-    Forecast,
-    Anomalies,
-    Advice,
-    Explain,
-    Help,
-}
+pub use super::ask::Intent;
 
 /// What a turn asked for. Stored with each user message so a follow-up can
 /// reuse what it leaves out.

@@ -1,4 +1,20 @@
 //! Channels: thin adapters that verify a request, turn it into an
 //! [`Inquiry`](crate::agent::Inquiry), and render the answer. No business logic.
+//!
+//! Each channel owns its routes, state and auth, and hands the server a
+//! [`Router`]; the server merges them and knows none of them.
+
+use axum::Router;
+
+use crate::app::App;
+use crate::config::ConfigError;
+use crate::metrics::Metrics;
 
 pub mod webhook;
+
+/// The routers of every channel this app serves over HTTP.
+pub fn routers(app: &App, metrics: &Metrics) -> Result<Vec<Router>, ConfigError> {
+    Ok(vec![webhook::router(webhook::WebhookState::from_app(
+        app, metrics,
+    )?)])
+}

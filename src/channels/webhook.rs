@@ -2,73 +2,61 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
-use crate::agent::{AgentError, Inquiry, ToolError};
-use crate::config::WebhookToken;
-use crate::costs::CostError;
-use crate::server::AppState;
+use crate::agent::{Agent, AgentError, ConversationKey, ErrorKind, Inquiry, PublicError};
+use crate::app::App;
+use crate::config::{ConfigError, WebhookToken};
+use crate::http::{bearer_token, same_secret, ApiError};
+use crate::metrics::{ChannelMetrics, Metrics};
 
-/// A JSON error: `{"error": {"code", "message", "suggestions"}}`.
-pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: String,
-    suggestions: Vec<String>,
-    retry_after: Option<u64>,
-    /// Set when the question belonged to a conversation, so the caller can continue it.
-    conversation_id: Option<String>,
+/// The label of this channel in metrics and in stored conversations.
+pub const CHANNEL: &str = "webhook";
+
+/// The webhook's state: its tokens, rate limit and counters. Built by
+/// [`WebhookState::from_app`]; the server never sees it, only [`router`].
+#[derive(Clone)]
+pub struct WebhookState {
+    pub agent: Arc<Agent>,
+    pub tokens: Arc<Vec<WebhookToken>>,
+    pub limiter: Arc<RateLimiter>,
+    pub metrics: Arc<ChannelMetrics>,
+    pub max_body_bytes: usize,
 }
 
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: message.into(),
-            suggestions: Vec::new(),
-            retry_after: None,
-            conversation_id: None,
+impl WebhookState {
+    /// The webhook's state for a built app; fails on invalid webhook tokens.
+    pub fn from_app(app: &App, metrics: &Metrics) -> Result<WebhookState, ConfigError> {
+        let tokens = app.config.webhook_tokens()?;
+        if tokens.is_empty() {
+            tracing::warn!("no webhook tokens configured: /v1/inquiries will refuse every request; set COSTBOT_WEBHOOK_TOKENS");
         }
+        Ok(WebhookState {
+            agent: app.agent.clone(),
+            tokens: Arc::new(tokens),
+            limiter: Arc::new(RateLimiter::new(app.config.server.rate_limit_per_minute)),
+            metrics: metrics.channel(CHANNEL),
+            max_body_bytes: app.config.server.max_body_bytes,
+        })
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut body = json!({ "error": { "code": self.code, "message": self.message } });
-        if !self.suggestions.is_empty() {
-            body["error"]["suggestions"] = json!(self.suggestions);
-        }
-        if let Some(id) = &self.conversation_id {
-            body["conversation_id"] = json!(id);
-        }
-        let mut resp = (self.status, Json(body)).into_response();
-        if let Some(secs) = self.retry_after {
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-        }
-        if self.status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        resp
-    }
-}
-
-fn digest(s: &[u8]) -> [u8; 32] {
-    Sha256::digest(s).into()
+/// The webhook's routes, with its state inside.
+pub fn router(state: WebhookState) -> Router {
+    Router::new()
+        .route("/v1/inquiries", post(inquire))
+        .route("/v1/conversations/{id}", get(conversation))
+        .with_state(state)
 }
 
 /// Finds the token the request carries. Every configured token is compared,
@@ -78,42 +66,20 @@ pub fn authenticate<'a>(
     tokens: &'a [WebhookToken],
 ) -> Result<&'a WebhookToken, ApiError> {
     if tokens.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
+        return Err(ApiError::unauthorized(
             "the webhook has no tokens configured; set COSTBOT_WEBHOOK_TOKENS on the server",
         ));
     }
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "send 'Authorization: Bearer <token>'",
-            )
-        })?;
-    let given = digest(given.as_bytes());
+    let given = bearer_token(headers)
+        .ok_or_else(|| ApiError::unauthorized("send 'Authorization: Bearer <token>'"))?;
     let mut found = None;
     for t in tokens {
-        let same: bool = digest(t.secret.expose().as_bytes()).ct_eq(&given).into();
+        let same = same_secret(given, t.secret.expose());
         if same && found.is_none() {
             found = Some(t);
         }
     }
-    found.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "the bearer token is not valid",
-        )
-    })
+    found.ok_or_else(|| ApiError::unauthorized("the bearer token is not valid"))
 }
 
 /// A token bucket per caller.
@@ -159,95 +125,28 @@ struct InquiryBody {
     user: Option<String>,
 }
 
-fn agent_error(e: AgentError) -> ApiError {
-    match e {
-        AgentError::Unanswerable {
-            message,
-            suggestions,
-            ..
-        } => ApiError {
-            suggestions,
-            ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unanswerable", message)
-        },
-        AgentError::NotYours(_) => ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "no such conversation for this token",
-        ),
-        AgentError::Tool(ToolError::UnknownService(u)) => {
-            let suggestions = u.suggestions.clone();
-            ApiError {
-                suggestions,
-                ..ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "unknown_service",
-                    u.to_string(),
-                )
-            }
-        }
-        AgentError::Tool(ToolError::Cost(CostError::Throttled)) => ApiError {
-            retry_after: Some(30),
-            ..ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "throttled",
-                CostError::Throttled.to_string(),
-            )
-        },
-        // AWS error text can name accounts and roles: callers get a fixed sentence, the log gets the details.
-        AgentError::Tool(ToolError::Cost(e @ CostError::AccessDenied(_))) => {
-            tracing::warn!(error = %e, "Cost Explorer refused the credentials");
-            ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "cost_source_failed",
-                "AWS refused costbot's credentials; the operator should run `costbot doctor --aws`",
-            )
-        }
-        AgentError::Tool(ToolError::Cost(e @ CostError::Service(_))) => {
-            tracing::warn!(error = %e, "Cost Explorer failed");
-            ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "cost_source_failed",
-                "Cost Explorer could not be reached or failed; try again later",
-            )
-        }
-        AgentError::Tool(ToolError::Cost(e @ CostError::Cache(_))) => {
-            tracing::error!(error = %e, "cost cache failed");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "costbot's cache failed; see the server log",
-            )
-        }
-        AgentError::Tool(ToolError::Cost(e @ CostError::MonthlyBudget { .. })) => ApiError {
-            retry_after: Some(3600),
-            ..ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "request_budget",
-                e.to_string(),
-            )
-        },
-        AgentError::Tool(t) => ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "cannot_answer",
-            t.to_string(),
-        ),
-        AgentError::Store(s) => {
-            tracing::error!(error = %s, "store failed");
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the conversation store failed; see the server log",
-            )
-        }
+/// Maps the Agent's public error to HTTP; the sentence is the Agent's own.
+fn public_error(p: PublicError) -> ApiError {
+    let status = match (p.kind, p.code) {
+        (_, "cost_source_failed") => StatusCode::BAD_GATEWAY,
+        (ErrorKind::BadQuestion, _) => StatusCode::UNPROCESSABLE_ENTITY,
+        (ErrorKind::NotFound, _) => StatusCode::NOT_FOUND,
+        (ErrorKind::Unavailable, _) => StatusCode::SERVICE_UNAVAILABLE,
+        (ErrorKind::Upstream, _) => StatusCode::BAD_GATEWAY,
+        (ErrorKind::Internal, _) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    ApiError {
+        suggestions: p.suggestions,
+        retry_after: p.retry_after,
+        ..ApiError::new(status, p.code, p.message)
     }
 }
 
-pub async fn inquire(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Response, ApiError> {
-    let token = authenticate(&headers, &state.tokens)?;
+/// Refuses the request before its body is read: the token, the rate limit,
+/// the declared length and the content type are all in the head.
+fn admit<'a>(state: &'a WebhookState, headers: &HeaderMap) -> Result<&'a WebhookToken, ApiError> {
+    // An unread body is left on the connection, so every early refusal closes it.
+    let token = authenticate(headers, &state.tokens).map_err(ApiError::closing)?;
     if let Err(wait) = state.limiter.check(&token.name) {
         state.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
         return Err(ApiError {
@@ -257,23 +156,87 @@ pub async fn inquire(
                 "rate_limited",
                 format!("too many requests for this token; retry in {wait} s"),
             )
+            .closing()
         });
     }
-    let body = body.map_err(|r| {
-        let status = r.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                status,
-                "too_large",
-                format!(
-                    "the request body is larger than {} bytes",
-                    state.max_body_bytes
-                ),
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > state.max_body_bytes as u64) {
+        return Err(too_large(state.max_body_bytes).closing());
+    }
+    if let Some(ct) = headers.get(header::CONTENT_TYPE) {
+        let essence = ct
+            .to_str()
+            .ok()
+            .and_then(|v| v.split(';').next())
+            .map(str::trim)
+            .unwrap_or_default();
+        if !essence.eq_ignore_ascii_case("application/json") {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as 'Content-Type: application/json'",
             )
-        } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "bad_request", r.body_text())
+            .closing());
         }
-    })?;
+    }
+    Ok(token)
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        format!("the request body is larger than {limit} bytes"),
+    )
+}
+
+/// The longest question, in characters (not bytes).
+pub const MAX_TEXT_CHARS: usize = 2000;
+
+/// A conversation id callers may choose: 1–128 characters of
+/// `[A-Za-z0-9._:-]`, without `..`, so it is safe in logs, paths and keys.
+pub fn valid_conversation_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+        && !id.contains("..")
+}
+
+fn invalid_conversation_id() -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_conversation_id",
+        "'conversation_id' must be 1 to 128 characters of letters, digits, '.', '_', ':' or '-', without '..'",
+    )
+}
+
+pub async fn inquire(
+    State(state): State<WebhookState>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let token = admit(&state, &parts.headers)?;
+    // Only now, for a caller we know, is the body read, and never past the limit.
+    let body = axum::body::to_bytes(body, state.max_body_bytes)
+        .await
+        .map_err(|e| {
+            if std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            {
+                too_large(state.max_body_bytes).closing()
+            } else {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    "the request body could not be read",
+                )
+                .closing()
+            }
+        })?;
     let parsed: InquiryBody = serde_json::from_slice(&body).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -288,25 +251,23 @@ pub async fn inquire(
             "'text' is empty; ask a question such as \"How much did we spend last month?\"",
         ));
     }
-    if parsed.text.len() > 2000 {
+    if parsed.text.chars().count() > MAX_TEXT_CHARS {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "too_long",
-            "'text' is longer than 2000 characters",
+            format!("'text' is longer than {MAX_TEXT_CHARS} characters"),
         ));
     }
     // The caller's token owns the conversation; "user" is informational.
-    // A new conversation gets its id here, so even an error response can name it.
-    let conversation_id = parsed
-        .conversation_id
-        .filter(|c| !c.trim().is_empty())
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let inquiry = Inquiry {
-        conversation_id: Some(conversation_id.clone()),
-        user: owner_of(&token.name),
-        channel: "webhook".into(),
-        text: parsed.text,
+    // Only the Agent creates conversation ids: a named one must exist for this token.
+    let conversation = match parsed.conversation_id {
+        // A blank id asks for a new conversation, as it always has.
+        Some(c) if c.trim().is_empty() => ConversationKey::New,
+        Some(c) if !valid_conversation_id(&c) => return Err(invalid_conversation_id()),
+        Some(c) => ConversationKey::Id(c),
+        None => ConversationKey::New,
     };
+    let inquiry = Inquiry::new(conversation, owner_of(&token.name), CHANNEL, parsed.text);
     let _ = parsed.user;
     state.metrics.inquiries.fetch_add(1, Ordering::Relaxed);
     let started = Instant::now();
@@ -323,12 +284,9 @@ pub async fn inquire(
         }
         Err(e) => {
             state.metrics.failed.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(caller = %caller, error = %e, ms = started.elapsed().as_millis() as u64, "not answered");
-            let not_found = matches!(e, AgentError::NotYours(_));
-            let mut err = agent_error(e);
-            if !not_found {
-                err.conversation_id = Some(conversation_id);
-            }
+            tracing::info!(caller = %caller, code = e.public.code, ms = started.elapsed().as_millis() as u64, "not answered");
+            let mut err = public_error(e.public);
+            err.conversation_id = e.conversation_id;
             Err(err)
         }
     }
@@ -339,17 +297,53 @@ fn owner_of(token_name: &str) -> String {
     format!("webhook:{token_name}")
 }
 
+/// `?limit=` (default 50, at most 200) and `?after=<message id>`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    limit: Option<u32>,
+    after: Option<i64>,
+}
+
+pub const DEFAULT_PAGE: u32 = 50;
+pub const MAX_PAGE: u32 = 200;
+
+/// A conversation's messages, oldest first, a page at a time; `next_after`
+/// is the cursor for the next page when there is one.
 pub async fn conversation(
-    State(state): State<AppState>,
+    State(state): State<WebhookState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    id: Result<Path<String>, PathRejection>,
+    page: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let token = authenticate(&headers, &state.tokens)?;
+    let Path(id) = id.map_err(|_| invalid_conversation_id())?;
+    if !valid_conversation_id(&id) {
+        return Err(invalid_conversation_id());
+    }
+    let Query(page) = page.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "bad_query",
+            format!(
+                "use ?limit=<1..={MAX_PAGE}>&after=<message id>: {}",
+                e.body_text()
+            ),
+        )
+    })?;
+    let limit = page.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_limit",
+            format!("'limit' must be between 1 and {MAX_PAGE}"),
+        ));
+    }
     let store = state.agent.store();
     let owner = store
         .conversation_owner(&id)
         .await
-        .map_err(|e| agent_error(AgentError::Store(e)))?;
+        .map_err(|e| public_error(AgentError::Store(e).public()))?;
     if owner.as_deref() != Some(owner_of(&token.name).as_str()) {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
@@ -357,9 +351,42 @@ pub async fn conversation(
             "no such conversation for this token",
         ));
     }
-    let messages = store
-        .messages(&id)
+    let (messages, more) = store
+        .messages_page(&id, page.after, limit)
         .await
-        .map_err(|e| agent_error(AgentError::Store(e)))?;
-    Ok(Json(json!({ "id": id, "messages": messages })).into_response())
+        .map_err(|e| public_error(AgentError::Store(e).public()))?;
+    let mut body = json!({ "id": id, "messages": messages });
+    if more {
+        body["next_after"] = json!(messages.last().map(|m| m.id));
+    }
+    Ok(Json(body).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversation_ids() {
+        for ok in [
+            "a",
+            "team-a:2026.11_19",
+            "1b0c0d4e-5f6a-4b7c-8d9e-0f1a2b3c4d5e",
+            &"x".repeat(128),
+        ] {
+            assert!(valid_conversation_id(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "../x",
+            "a..b",
+            "a/b",
+            "a b",
+            "a\0b",
+            "é",
+            &"x".repeat(129),
+        ] {
+            assert!(!valid_conversation_id(bad), "{bad:?}");
+        }
+    }
 }

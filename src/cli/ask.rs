@@ -4,7 +4,6 @@ use std::process::ExitCode;
 
 use chrono::NaiveDate;
 
-use crate::agent::Inquiry;
 use crate::config::Config;
 use crate::render;
 
@@ -31,9 +30,11 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
         as_of,
     } = args;
     super::with_app(config, as_of, async move |app| {
-        // Named up front so a failed first question can still be continued.
-        let conversation = conversation.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        match app.agent.handle(inquiry(&conversation, question)).await {
+        match app
+            .agent
+            .handle(super::inquiry(conversation, question))
+            .await
+        {
             Ok(answer) => {
                 if json {
                     println!(
@@ -48,20 +49,12 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
             }
             Err(e) => {
                 super::print_error(&e, json);
-                eprintln!("(conversation {conversation})");
+                if let Some(c) = &e.conversation_id {
+                    eprintln!("(conversation {c})");
+                }
                 Ok(ExitCode::from(2))
             }
         }
     })
     .await
-}
-
-/// What the terminal user asked, as the agent takes it.
-fn inquiry(conversation: &str, text: String) -> Inquiry {
-    Inquiry {
-        conversation_id: Some(conversation.to_string()),
-        user: "cli".into(),
-        channel: "cli".into(),
-        text,
-    }
 }

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 
 use chrono::NaiveDate;
 
-use crate::agent::{AgentError, Inquiry};
 use crate::app::App;
 use crate::config::Config;
 use crate::render;
@@ -58,7 +57,7 @@ async fn chat(app: &App, conversation: Option<String>) -> anyhow::Result<()> {
         }
         match app
             .agent
-            .handle(inquiry(conversation.clone(), text.to_string()))
+            .handle(super::inquiry(conversation.clone(), text.to_string()))
             .await
         {
             Ok(answer) => {
@@ -66,11 +65,8 @@ async fn chat(app: &App, conversation: Option<String>) -> anyhow::Result<()> {
                 println!("{}", render::markdown::render(&answer));
             }
             Err(e) => {
-                if let AgentError::Unanswerable {
-                    conversation_id, ..
-                } = &e
-                {
-                    conversation = Some(conversation_id.clone());
+                if e.conversation_id.is_some() {
+                    conversation = e.conversation_id.clone();
                 }
                 super::print_error(&e, false);
             }
@@ -80,14 +76,4 @@ async fn chat(app: &App, conversation: Option<String>) -> anyhow::Result<()> {
         eprintln!("(conversation {c}; continue it with --conversation {c})");
     }
     Ok(())
-}
-
-/// One line the terminal user typed, as the agent takes it.
-fn inquiry(conversation: Option<String>, text: String) -> Inquiry {
-    Inquiry {
-        conversation_id: conversation,
-        user: "cli".into(),
-        channel: "cli".into(),
-        text,
-    }
 }

@@ -15,7 +15,7 @@ use std::path::Path;
 use anyhow::Context;
 use chrono::NaiveDate;
 
-use crate::agent::AgentError;
+use crate::agent::{ConversationKey, Inquiry, TurnError};
 use crate::app::App;
 use crate::config::Config;
 
@@ -48,23 +48,28 @@ pub async fn with_app_reporting<T>(
     result
 }
 
-/// Prints an agent error: as JSON on stdout, or as text with its suggestions on stderr.
-fn print_error(e: &AgentError, json: bool) {
+/// The CLI's turns: the terminal user is both scope and author.
+fn inquiry(conversation: Option<String>, text: String) -> Inquiry {
+    Inquiry::new(
+        ConversationKey::from_optional_id(conversation),
+        "cli",
+        "cli",
+        text,
+    )
+}
+
+/// Prints a failed turn: as JSON on stdout, or as text with its suggestions on stderr.
+fn print_error(e: &TurnError, json: bool) {
+    let p = &e.public;
     if json {
-        let (code, suggestions) = match e {
-            AgentError::Unanswerable { suggestions, .. } => ("unanswerable", suggestions.clone()),
-            _ => ("error", vec![]),
-        };
         println!(
             "{}",
-            serde_json::json!({ "error": { "code": code, "message": e.to_string(), "suggestions": suggestions } })
+            serde_json::json!({ "error": { "code": p.code, "message": p.message, "suggestions": p.suggestions } })
         );
     } else {
-        eprintln!("{e}");
-        if let AgentError::Unanswerable { suggestions, .. } = e {
-            for s in suggestions {
-                eprintln!("  - {s}");
-            }
+        eprintln!("{}", p.message);
+        for s in &p.suggestions {
+            eprintln!("  - {s}");
         }
     }
 }

@@ -5,7 +5,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::config::Config;
-use crate::server::{self, AppState};
+use crate::metrics::Metrics;
+use crate::shutdown::Shutdown;
+use crate::{channels, server};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -19,13 +21,23 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     // Check tokens before anything else starts.
     config.webhook_tokens()?;
     super::with_app(config, None, async move |app| {
-        let state = AppState::from_app(app)?;
+        let metrics = Metrics::new();
+        let router = server::router(
+            channels::routers(app, &metrics)?,
+            server::Health::from_app(app, metrics.clone()),
+        );
+        let options = server::ServerOptions::from_config(&app.config.server);
         let listener = tokio::net::TcpListener::bind(&bind)
             .await
             .with_context(|| format!("binding {bind}"))?;
         // Logged under the binary's target, as before the commands moved out of main.rs.
         tracing::info!(target: "costbot", address = %listener.local_addr()?, "costbot is listening");
-        server::serve(listener, state, server::shutdown_signal()).await?;
+        let shutdown = Shutdown::new();
+        shutdown.trigger_on(crate::shutdown::signal());
+        let served =
+            server::serve(listener, router, options.clone(), metrics, shutdown.clone()).await;
+        shutdown.drain(options.drain).await;
+        served?;
         Ok(ExitCode::SUCCESS)
     })
     .await

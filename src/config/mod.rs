@@ -167,6 +167,18 @@ pub struct ServerConfig {
     pub webhook_tokens_file: Option<PathBuf>,
     pub rate_limit_per_minute: u32,
     pub max_body_bytes: usize,
+    /// A client must send a request's whole head within this many seconds.
+    pub header_timeout_secs: u64,
+    /// A whole request, reading its body included, must be answered within this.
+    pub request_timeout_secs: u64,
+    /// A connection with no request in progress and no bytes moving is closed after this.
+    pub idle_timeout_secs: u64,
+    /// Connections served at once; more wait in the listen queue.
+    pub max_connections: usize,
+    /// On shutdown, how long in-flight requests and tasks get before they are cut.
+    pub drain_secs: u64,
+    /// When set, `/metrics` needs `Authorization: Bearer <token>`.
+    pub metrics_token: Option<Secret>,
 }
 
 impl Default for Config {
@@ -217,6 +229,12 @@ impl Default for ServerConfig {
             webhook_tokens_file: None,
             rate_limit_per_minute: 30,
             max_body_bytes: 16 * 1024,
+            header_timeout_secs: 10,
+            request_timeout_secs: 60,
+            idle_timeout_secs: 30,
+            max_connections: 512,
+            drain_secs: 10,
+            metrics_token: None,
         }
     }
 }
@@ -290,6 +308,27 @@ impl Config {
         if self.server.rate_limit_per_minute == 0 {
             return Err(ConfigError::Invalid(
                 "server.rate_limit_per_minute must be at least 1".into(),
+            ));
+        }
+        let s = &self.server;
+        for (name, v) in [
+            ("header_timeout_secs", s.header_timeout_secs),
+            ("request_timeout_secs", s.request_timeout_secs),
+            ("idle_timeout_secs", s.idle_timeout_secs),
+            ("max_connections", s.max_connections as u64),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::Invalid(format!(
+                    "server.{name} must be at least 1"
+                )));
+            }
+        }
+        if s.metrics_token
+            .as_ref()
+            .is_some_and(|t| t.expose().trim().is_empty())
+        {
+            return Err(ConfigError::Invalid(
+                "server.metrics_token is empty; remove it to leave /metrics open".into(),
             ));
         }
         Ok(())

@@ -217,8 +217,8 @@ fn classify<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
         | "ExpiredTokenException" => {
             CostError::AccessDenied(if message.is_empty() { code } else { message })
         }
-        "DataUnavailableException" | "BillExpirationException" => CostError::OutOfRange(message),
-        "ValidationException" => CostError::InvalidQuery(message),
+        "DataUnavailableException" | "BillExpirationException" => CostError::Unavailable(message),
+        "ValidationException" => CostError::Rejected(message),
         _ if !code.is_empty() => CostError::Service(format!("{code}: {message}")),
         _ => CostError::Service(message),
     }

@@ -337,6 +337,12 @@ pub enum CostError {
     MonthlyBudget { limit: u64 },
     #[error("data for {0} is not available: Cost Explorer keeps about 13 months (14 with multi-year data enabled)")]
     OutOfRange(String),
+    /// Cost Explorer said it has no data for the period (its own words inside).
+    #[error("Cost Explorer has no data for that period: {0}")]
+    Unavailable(String),
+    /// Cost Explorer refused a query costbot built (its own words inside).
+    #[error("Cost Explorer rejected the query: {0}")]
+    Rejected(String),
     #[error("Cost Explorer failed: {0}")]
     Service(String),
     #[error("the cost cache failed: {0}")]

@@ -13,17 +13,17 @@ pub fn render(a: &Answer) -> String {
                 t.rows
                     .iter()
                     .filter_map(|r| r.get(i))
-                    .map(|c| c.chars().count())
+                    .map(|c| c.text.chars().count())
                     .chain(std::iter::once(t.columns[i].chars().count()))
                     .max()
                     .unwrap_or(0)
             })
             .collect();
-        let line = |cells: &[String]| -> String {
+        let line = |cells: &[&str]| -> String {
             let padded: Vec<String> = cells
                 .iter()
                 .enumerate()
-                .map(|(i, c)| {
+                .map(|(i, &c)| {
                     let w = widths.get(i).copied().unwrap_or(0);
                     let pad = w.saturating_sub(c.chars().count());
                     // Amounts read best right-aligned.
@@ -36,7 +36,9 @@ pub fn render(a: &Answer) -> String {
                 .collect();
             format!("| {} |\n", padded.join(" | "))
         };
-        out.push_str(&line(&t.columns));
+        out.push_str(&line(
+            &t.columns.iter().map(String::as_str).collect::<Vec<_>>(),
+        ));
         out.push_str(&format!(
             "|{}|\n",
             widths
@@ -46,7 +48,9 @@ pub fn render(a: &Answer) -> String {
                 .join("|")
         ));
         for r in &t.rows {
-            out.push_str(&line(r));
+            out.push_str(&line(
+                &r.iter().map(|c| c.text.as_str()).collect::<Vec<_>>(),
+            ));
         }
     }
     if !a.details.is_empty() {
@@ -79,6 +83,10 @@ pub fn render(a: &Answer) -> String {
     for n in &a.notes {
         out.push_str(&format!("Note: {n}\n"));
     }
+    for section in &a.sections {
+        out.push_str(&format!("\n## {}\n\n", section.title));
+        out.push_str(&render(&section.answer));
+    }
     out
 }
 
@@ -108,5 +116,25 @@ mod tests {
         let text = render(&a);
         assert!(text.contains("| EC2     | $1,000.00 |"), "{text}");
         assert!(text.contains("| S3      |     $5.00 |"), "{text}");
+    }
+
+    #[test]
+    fn sections_render_under_their_titles() {
+        let a = Answer {
+            summary: "Daily digest".into(),
+            sections: vec![crate::agent::answer::Section {
+                title: "Yesterday".into(),
+                answer: Answer {
+                    summary: "AWS spend yesterday: $10.00.".into(),
+                    ..Default::default()
+                },
+            }],
+            ..Default::default()
+        };
+        let text = render(&a);
+        let head = text.find("Daily digest").unwrap();
+        let title = text.find("## Yesterday").unwrap();
+        let body = text.find("AWS spend yesterday: $10.00.").unwrap();
+        assert!(head < title && title < body, "{text}");
     }
 }

@@ -21,7 +21,7 @@ impl Role {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
     pub id: i64,
     pub role: Role,
@@ -31,35 +31,38 @@ pub struct Message {
     pub slots: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub answer: Option<serde_json::Value>,
+    /// For an answer: the question it answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<i64>,
     pub created_at: String,
 }
 
-impl Store {
-    /// Creates the conversation if new; refuses one owned by someone else.
-    pub async fn ensure_conversation(
-        &self,
-        id: &str,
-        owner: &str,
-        channel: &str,
-    ) -> Result<(), StoreError> {
-        let now = now_rfc3339();
-        sqlx::query(
-            "INSERT INTO conversations (id, owner, channel, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(id)
-        .bind(owner)
-        .bind(channel)
-        .bind(&now)
-        .bind(&now)
-        .execute(self.pool())
-        .await?;
-        match self.conversation_owner(id).await? {
-            Some(o) if o == owner => Ok(()),
-            _ => Err(StoreError::NotOwner(id.to_string())),
-        }
-    }
+/// One turn to record: the question and the reply (an answer or the public
+/// error sentence), written together or not at all.
+#[derive(Debug, Clone)]
+pub struct NewTurn<'a> {
+    pub conversation_id: &'a str,
+    /// The channel's own name for the conversation, when it has one.
+    pub channel_key: Option<&'a str>,
+    /// Who may see the conversation.
+    pub scope: &'a str,
+    pub channel: &'a str,
+    pub author: &'a str,
+    pub question: &'a str,
+    pub slots: Option<&'a serde_json::Value>,
+    pub reply: &'a str,
+    pub answer: Option<&'a serde_json::Value>,
+}
 
+/// Where a turn landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedTurn {
+    pub conversation_id: String,
+    pub question_id: i64,
+    pub answer_id: i64,
+}
+
+impl Store {
     pub async fn conversation_owner(&self, id: &str) -> Result<Option<String>, StoreError> {
         Ok(
             sqlx::query_scalar("SELECT owner FROM conversations WHERE id = ?")
@@ -69,72 +72,103 @@ impl Store {
         )
     }
 
-    pub async fn append_message(
+    /// The conversation a channel key names, with its scope.
+    pub async fn conversation_by_key(
         &self,
-        conversation_id: &str,
-        role: Role,
-        author: Option<&str>,
-        text: &str,
-        slots: Option<&serde_json::Value>,
-        answer: Option<&serde_json::Value>,
-    ) -> Result<i64, StoreError> {
+        channel_key: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT id, owner FROM conversations WHERE channel_key = ?")
+                .bind(channel_key)
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
+    /// Writes a turn in one transaction, creating the conversation with its
+    /// first turn, so a crash leaves either the whole turn or nothing. When two
+    /// first turns race under one channel key, the second joins the
+    /// conversation the first created.
+    pub async fn record_turn(&self, t: &NewTurn<'_>) -> Result<RecordedTurn, StoreError> {
         let now = now_rfc3339();
         let mut tx = self.pool().begin().await?;
-        let id = sqlx::query(
-            "INSERT INTO messages (conversation_id, role, author, text, slots, answer, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        sqlx::query(
+            "INSERT INTO conversations (id, owner, channel, channel_key, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         )
-        .bind(conversation_id)
-        .bind(role.as_str())
-        .bind(author)
-        .bind(text)
-        .bind(slots.map(|s| s.to_string()))
-        .bind(answer.map(|a| a.to_string()))
+        .bind(t.conversation_id)
+        .bind(t.scope)
+        .bind(t.channel)
+        .bind(t.channel_key)
+        .bind(&now)
         .bind(&now)
         .execute(&mut *tx)
-        .await?
-        .last_insert_rowid();
+        .await?;
+        let (id, owner): (String, String) = match t.channel_key {
+            Some(key) => {
+                sqlx::query_as("SELECT id, owner FROM conversations WHERE channel_key = ?")
+                    .bind(key)
+                    .fetch_one(&mut *tx)
+                    .await?
+            }
+            None => {
+                sqlx::query_as("SELECT id, owner FROM conversations WHERE id = ?")
+                    .bind(t.conversation_id)
+                    .fetch_one(&mut *tx)
+                    .await?
+            }
+        };
+        if owner != t.scope {
+            return Err(StoreError::NotOwner(id));
+        }
+        let insert = "INSERT INTO messages (conversation_id, role, author, text, slots, answer, reply_to, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+        let question_id = sqlx::query(insert)
+            .bind(&id)
+            .bind(Role::User.as_str())
+            .bind(t.author)
+            .bind(t.question)
+            .bind(t.slots.map(|s| s.to_string()))
+            .bind(None::<String>)
+            .bind(None::<i64>)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?
+            .last_insert_rowid();
+        let answer_id = sqlx::query(insert)
+            .bind(&id)
+            .bind(Role::Assistant.as_str())
+            .bind(None::<String>)
+            .bind(t.reply)
+            .bind(None::<String>)
+            .bind(t.answer.map(|a| a.to_string()))
+            .bind(question_id)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?
+            .last_insert_rowid();
         sqlx::query("UPDATE conversations SET updated_at = ? WHERE id = ?")
             .bind(&now)
-            .bind(conversation_id)
+            .bind(&id)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(id)
+        Ok(RecordedTurn {
+            conversation_id: id,
+            question_id,
+            answer_id,
+        })
     }
 
     pub async fn messages(&self, conversation_id: &str) -> Result<Vec<Message>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, role, author, text, slots, answer, created_at FROM messages
+            "SELECT id, role, author, text, slots, answer, reply_to, created_at FROM messages
              WHERE conversation_id = ? ORDER BY id",
         )
         .bind(conversation_id)
         .fetch_all(self.pool())
         .await?;
-        rows.into_iter()
-            .map(|r| {
-                let role = match r.get::<String, _>("role").as_str() {
-                    "user" => Role::User,
-                    _ => Role::Assistant,
-                };
-                let parse = |col: &str| -> Result<Option<serde_json::Value>, StoreError> {
-                    r.get::<Option<String>, _>(col)
-                        .map(|s| {
-                            serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string()))
-                        })
-                        .transpose()
-                };
-                Ok(Message {
-                    id: r.get("id"),
-                    role,
-                    author: r.get("author"),
-                    text: r.get("text"),
-                    slots: parse("slots")?,
-                    answer: parse("answer")?,
-                    created_at: r.get("created_at"),
-                })
-            })
-            .collect()
+        rows.iter().map(message_from_row).collect()
     }
 
     /// The slots of the latest user turn that had any, for follow-ups.
@@ -168,4 +202,55 @@ impl Store {
         s.map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string())))
             .transpose()
     }
+}
+
+impl Store {
+    /// Up to `limit` messages of a conversation after message id `after`
+    /// (from the start when `None`), oldest first, and whether more follow.
+    pub async fn messages_page(
+        &self,
+        conversation_id: &str,
+        after: Option<i64>,
+        limit: u32,
+    ) -> Result<(Vec<Message>, bool), StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, role, author, text, slots, answer, reply_to, created_at FROM messages
+             WHERE conversation_id = ? AND id > ? ORDER BY id LIMIT ?",
+        )
+        .bind(conversation_id)
+        .bind(after.unwrap_or(i64::MIN))
+        // One more than asked for says whether there is a next page.
+        .bind(i64::from(limit) + 1)
+        .fetch_all(self.pool())
+        .await?;
+        let more = rows.len() > limit as usize;
+        let messages = rows
+            .iter()
+            .take(limit as usize)
+            .map(message_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((messages, more))
+    }
+}
+
+fn message_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Message, StoreError> {
+    let role = match r.get::<String, _>("role").as_str() {
+        "user" => Role::User,
+        _ => Role::Assistant,
+    };
+    let parse = |col: &str| -> Result<Option<serde_json::Value>, StoreError> {
+        r.get::<Option<String>, _>(col)
+            .map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()
+    };
+    Ok(Message {
+        id: r.get("id"),
+        role,
+        author: r.get("author"),
+        text: r.get("text"),
+        slots: parse("slots")?,
+        answer: parse("answer")?,
+        reply_to: r.get("reply_to"),
+        created_at: r.get("created_at"),
+    })
 }

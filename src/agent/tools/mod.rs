@@ -1,11 +1,19 @@
 //! The tools the Agent (and later an LLM) can call. Read-only: none of them
-//! changes anything in AWS. Each has a JSON Schema for its arguments.
+//! changes anything in AWS. Each has a JSON Schema for its arguments and one
+//! argument type ([`args`]) that matches it.
+
+pub mod args;
+pub mod compact;
+
+pub use args::{
+    ComparePeriodsArgs, DateRange, FilterArgs, FindAnomaliesArgs, ForecastMonthEndArgs,
+    GetCostAndUsageArgs, SearchGuidesArgs, ToolArgs, TOOL_NAMES,
+};
 
 use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate};
 use rust_decimal::Decimal;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::costs::analysis::{self, Anomaly, AnomalySettings, Forecast, Mover};
@@ -150,61 +158,6 @@ pub fn definitions() -> Value {
     ])
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RangeArg {
-    start: NaiveDate,
-    end: NaiveDate,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct FilterArg {
-    #[serde(default)]
-    services: Vec<String>,
-    #[serde(default)]
-    accounts: Vec<String>,
-    #[serde(default)]
-    regions: Vec<String>,
-    #[serde(default)]
-    tags: std::collections::BTreeMap<String, Vec<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CostArgs {
-    #[serde(default)]
-    period: Option<RangeArg>,
-    #[serde(default)]
-    current: Option<RangeArg>,
-    #[serde(default)]
-    previous: Option<RangeArg>,
-    #[serde(default)]
-    month: Option<String>,
-    #[serde(default)]
-    group_by: Vec<String>,
-    #[serde(default)]
-    filter: FilterArg,
-    #[serde(default)]
-    metric: Option<String>,
-    #[serde(default)]
-    granularity: Option<Granularity>,
-    #[serde(default)]
-    include_credits_refunds: bool,
-    #[serde(default)]
-    top_n: Option<usize>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct GuideArgs {
-    query: String,
-    #[serde(default)]
-    services: Vec<String>,
-    #[serde(default)]
-    k: Option<usize>,
-}
-
 pub struct Tools {
     pub source: Arc<dyn CostSource>,
     pub retriever: Arc<dyn Retriever>,
@@ -213,47 +166,33 @@ pub struct Tools {
     pub connections: Vec<String>,
 }
 
+/// The shared part of the cost tools' arguments.
+struct CostBase<'a> {
+    group_by: &'a [String],
+    filter: &'a FilterArgs,
+    metric: Option<&'a str>,
+    include_credits_refunds: bool,
+}
+
 impl Tools {
+    /// Runs a tool by name with JSON arguments (as a planner or model sends them).
     pub async fn call(
         &self,
         name: &str,
         arguments: &Value,
         today: NaiveDate,
     ) -> Result<ToolOutput, ToolError> {
+        self.run(&ToolArgs::parse(name, arguments)?, today).await
+    }
+
+    /// Runs a tool with typed arguments.
+    pub async fn run(&self, args: &ToolArgs, today: NaiveDate) -> Result<ToolOutput, ToolError> {
+        let name = args.name();
         let bad = |message: String| ToolError::BadArguments {
             tool: name.to_string(),
             message,
         };
-        if name == "search_guides" {
-            let a: GuideArgs =
-                serde_json::from_value(arguments.clone()).map_err(|e| bad(e.to_string()))?;
-            let hits = self
-                .retriever
-                .search(&a.query, &a.services, a.k.unwrap_or(3).clamp(1, 10))
-                .await?;
-            return Ok(ToolOutput::Guides { hits });
-        }
-        let a: CostArgs =
-            serde_json::from_value(arguments.clone()).map_err(|e| bad(e.to_string()))?;
-        let mut base = CostQuery::new(Period::day(today));
-        base.metric = match &a.metric {
-            Some(m) => Metric::parse(m).ok_or_else(|| bad(format!("unknown metric '{m}'")))?,
-            None => Metric::UnblendedCost,
-        };
-        base.include_credits_refunds = a.include_credits_refunds;
-        self.apply_filter(&a.filter, &mut base)?;
-        base.group_by = a
-            .group_by
-            .iter()
-            .map(|g| parse_dimension(g).ok_or_else(|| bad(format!("cannot group by '{g}'"))))
-            .collect::<Result<_, _>>()?;
-        if base.group_by.len() > 2 {
-            return Err(bad("group_by takes at most two dimensions".into()));
-        }
-        let period = |r: &Option<RangeArg>, field: &str| -> Result<Period, ToolError> {
-            let r = r
-                .as_ref()
-                .ok_or_else(|| bad(format!("'{field}' is required")))?;
+        let period = |r: &DateRange, field: &str| -> Result<Period, ToolError> {
             if r.end < r.start {
                 return Err(bad(format!("'{field}' ends before it starts")));
             }
@@ -265,9 +204,25 @@ impl Tools {
             // Cost Explorer's End is exclusive; never ask past tomorrow.
             Ok(Period::inclusive(r.start, r.end.min(today)))
         };
-        match name {
-            "get_cost_and_usage" => {
-                let mut q = base;
+        match args {
+            ToolArgs::SearchGuides(a) => {
+                let hits = self
+                    .retriever
+                    .search(&a.query, &a.services, a.k.unwrap_or(3).clamp(1, 10))
+                    .await?;
+                Ok(ToolOutput::Guides { hits })
+            }
+            ToolArgs::GetCostAndUsage(a) => {
+                let mut q = self.base_query(
+                    name,
+                    today,
+                    CostBase {
+                        group_by: &a.group_by,
+                        filter: &a.filter,
+                        metric: a.metric.as_deref(),
+                        include_credits_refunds: a.include_credits_refunds,
+                    },
+                )?;
                 q.period = period(&a.period, "period")?;
                 q.granularity = a.granularity.unwrap_or(Granularity::Monthly);
                 let result = self.source.cost_and_usage(&q).await?;
@@ -276,7 +231,17 @@ impl Tools {
                     top_n: a.top_n,
                 })
             }
-            "compare_periods" => {
+            ToolArgs::ComparePeriods(a) => {
+                let base = self.base_query(
+                    name,
+                    today,
+                    CostBase {
+                        group_by: &a.group_by,
+                        filter: &a.filter,
+                        metric: a.metric.as_deref(),
+                        include_credits_refunds: a.include_credits_refunds,
+                    },
+                )?;
                 let mut cur = base.clone();
                 cur.period = period(&a.current, "current")?;
                 cur.granularity = Granularity::Monthly;
@@ -293,7 +258,7 @@ impl Tools {
                     top_n: a.top_n.unwrap_or(5),
                 })
             }
-            "forecast_month_end" => {
+            ToolArgs::ForecastMonthEnd(a) => {
                 let this_month = month_start(today);
                 if let Some(m) = &a.month {
                     if *m != this_month.format("%Y-%m").to_string() {
@@ -303,8 +268,16 @@ impl Tools {
                         )));
                     }
                 }
-                let mut q = base;
-                q.group_by.clear();
+                let mut q = self.base_query(
+                    name,
+                    today,
+                    CostBase {
+                        group_by: &[],
+                        filter: &a.filter,
+                        metric: a.metric.as_deref(),
+                        include_credits_refunds: a.include_credits_refunds,
+                    },
+                )?;
                 q.granularity = Granularity::Daily;
                 // Eight weeks of complete days: enough for a trend and the weekly rhythm.
                 q.period = Period::new((today - Duration::days(56)).min(this_month), today);
@@ -323,10 +296,19 @@ impl Tools {
                     filtered,
                 })
             }
-            "find_anomalies" => {
+            ToolArgs::FindAnomalies(a) => {
                 let window = period(&a.period, "period")?;
                 let settings = AnomalySettings::default();
-                let mut q = base;
+                let mut q = self.base_query(
+                    name,
+                    today,
+                    CostBase {
+                        group_by: &a.group_by,
+                        filter: &a.filter,
+                        metric: a.metric.as_deref(),
+                        include_credits_refunds: a.include_credits_refunds,
+                    },
+                )?;
                 if q.group_by.is_empty() {
                     q.group_by = vec![Dimension::Service];
                 }
@@ -347,11 +329,39 @@ impl Tools {
                     history,
                 })
             }
-            other => Err(ToolError::UnknownTool(other.to_string())),
         }
     }
 
-    fn apply_filter(&self, f: &FilterArg, q: &mut CostQuery) -> Result<(), ToolError> {
+    /// A query with the metric, credits, grouping and filter the arguments ask for.
+    fn base_query(
+        &self,
+        tool: &str,
+        today: NaiveDate,
+        a: CostBase<'_>,
+    ) -> Result<CostQuery, ToolError> {
+        let bad = |message: String| ToolError::BadArguments {
+            tool: tool.to_string(),
+            message,
+        };
+        let mut q = CostQuery::new(Period::day(today));
+        q.metric = match a.metric {
+            Some(m) => Metric::parse(m).ok_or_else(|| bad(format!("unknown metric '{m}'")))?,
+            None => Metric::UnblendedCost,
+        };
+        q.include_credits_refunds = a.include_credits_refunds;
+        self.apply_filter(a.filter, &mut q)?;
+        q.group_by = a
+            .group_by
+            .iter()
+            .map(|g| parse_dimension(g).ok_or_else(|| bad(format!("cannot group by '{g}'"))))
+            .collect::<Result<_, _>>()?;
+        if q.group_by.len() > 2 {
+            return Err(bad("group_by takes at most two dimensions".into()));
+        }
+        Ok(q)
+    }
+
+    fn apply_filter(&self, f: &FilterArgs, q: &mut CostQuery) -> Result<(), ToolError> {
         let mut filter = CostFilter::default();
         for s in &f.services {
             let m = services::resolve(s)?;

@@ -1,0 +1,317 @@
+//! One argument type per tool, matching its JSON Schema in
+//! [`super::definitions`] (a test checks they agree), so the rules planner, an
+//! LLM and the digest builder all hand the tools the same shapes.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::ToolError;
+use crate::costs::Granularity;
+
+/// An inclusive date range, as people say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DateRange {
+    pub start: NaiveDate,
+    /// Last day, inclusive.
+    pub end: NaiveDate,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FilterArgs {
+    /// Services as people say them or Cost Explorer SERVICE names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<String>,
+    /// Account names or 12-digit ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<String>,
+    /// Tag key to accepted values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, Vec<String>>,
+}
+
+impl FilterArgs {
+    pub fn is_empty(&self) -> bool {
+        self.services.is_empty()
+            && self.accounts.is_empty()
+            && self.regions.is_empty()
+            && self.tags.is_empty()
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GetCostAndUsageArgs {
+    pub period: DateRange,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_by: Vec<String>,
+    #[serde(default, skip_serializing_if = "FilterArgs::is_empty")]
+    pub filter: FilterArgs,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granularity: Option<Granularity>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub include_credits_refunds: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_n: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComparePeriodsArgs {
+    pub current: DateRange,
+    pub previous: DateRange,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_by: Vec<String>,
+    #[serde(default, skip_serializing_if = "FilterArgs::is_empty")]
+    pub filter: FilterArgs,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub include_credits_refunds: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_n: Option<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ForecastMonthEndArgs {
+    /// YYYY-MM; only the current month.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub month: Option<String>,
+    #[serde(default, skip_serializing_if = "FilterArgs::is_empty")]
+    pub filter: FilterArgs,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub include_credits_refunds: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindAnomaliesArgs {
+    pub period: DateRange,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_by: Vec<String>,
+    #[serde(default, skip_serializing_if = "FilterArgs::is_empty")]
+    pub filter: FilterArgs,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub include_credits_refunds: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchGuidesArgs {
+    pub query: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k: Option<usize>,
+}
+
+/// A tool call's arguments, typed by tool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolArgs {
+    GetCostAndUsage(GetCostAndUsageArgs),
+    ComparePeriods(ComparePeriodsArgs),
+    ForecastMonthEnd(ForecastMonthEndArgs),
+    FindAnomalies(FindAnomaliesArgs),
+    SearchGuides(SearchGuidesArgs),
+}
+
+/// Every tool's name, in the order of [`super::definitions`].
+pub const TOOL_NAMES: [&str; 5] = [
+    "get_cost_and_usage",
+    "compare_periods",
+    "forecast_month_end",
+    "find_anomalies",
+    "search_guides",
+];
+
+impl ToolArgs {
+    /// Reads the arguments of the tool `name` from JSON (as a model or the planner sends them).
+    pub fn parse(name: &str, arguments: &Value) -> Result<ToolArgs, ToolError> {
+        fn read<T: serde::de::DeserializeOwned>(name: &str, v: &Value) -> Result<T, ToolError> {
+            // A model may send no arguments at all for a tool whose arguments are all optional.
+            let v = if v.is_null() {
+                &Value::Object(Default::default())
+            } else {
+                v
+            };
+            serde_json::from_value(v.clone()).map_err(|e| ToolError::BadArguments {
+                tool: name.to_string(),
+                message: e.to_string(),
+            })
+        }
+        Ok(match name {
+            "get_cost_and_usage" => ToolArgs::GetCostAndUsage(read(name, arguments)?),
+            "compare_periods" => ToolArgs::ComparePeriods(read(name, arguments)?),
+            "forecast_month_end" => ToolArgs::ForecastMonthEnd(read(name, arguments)?),
+            "find_anomalies" => ToolArgs::FindAnomalies(read(name, arguments)?),
+            "search_guides" => ToolArgs::SearchGuides(read(name, arguments)?),
+            other => return Err(ToolError::UnknownTool(other.to_string())),
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            ToolArgs::GetCostAndUsage(_) => TOOL_NAMES[0],
+            ToolArgs::ComparePeriods(_) => TOOL_NAMES[1],
+            ToolArgs::ForecastMonthEnd(_) => TOOL_NAMES[2],
+            ToolArgs::FindAnomalies(_) => TOOL_NAMES[3],
+            ToolArgs::SearchGuides(_) => TOOL_NAMES[4],
+        }
+    }
+
+    /// The arguments as JSON, in the schema's shape.
+    pub fn to_value(&self) -> Value {
+        let v = match self {
+            ToolArgs::GetCostAndUsage(a) => serde_json::to_value(a),
+            ToolArgs::ComparePeriods(a) => serde_json::to_value(a),
+            ToolArgs::ForecastMonthEnd(a) => serde_json::to_value(a),
+            ToolArgs::FindAnomalies(a) => serde_json::to_value(a),
+            ToolArgs::SearchGuides(a) => serde_json::to_value(a),
+        };
+        v.unwrap_or(Value::Null)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    fn day(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    fn full_filter() -> FilterArgs {
+        FilterArgs {
+            services: vec!["EC2".into()],
+            accounts: vec!["prod".into()],
+            regions: vec!["us-east-1".into()],
+            tags: BTreeMap::from([("team".into(), vec!["data".into()])]),
+        }
+    }
+
+    fn range() -> DateRange {
+        DateRange {
+            start: day("2026-10-01"),
+            end: day("2026-10-31"),
+        }
+    }
+
+    /// Every field set, so serializing shows every name the type knows.
+    fn full(name: &str) -> ToolArgs {
+        match name {
+            "get_cost_and_usage" => ToolArgs::GetCostAndUsage(GetCostAndUsageArgs {
+                period: range(),
+                group_by: vec!["SERVICE".into()],
+                filter: full_filter(),
+                metric: Some("UnblendedCost".into()),
+                granularity: Some(Granularity::Daily),
+                include_credits_refunds: true,
+                top_n: Some(5),
+            }),
+            "compare_periods" => ToolArgs::ComparePeriods(ComparePeriodsArgs {
+                current: range(),
+                previous: range(),
+                group_by: vec!["SERVICE".into()],
+                filter: full_filter(),
+                metric: Some("UnblendedCost".into()),
+                include_credits_refunds: true,
+                top_n: Some(5),
+            }),
+            "forecast_month_end" => ToolArgs::ForecastMonthEnd(ForecastMonthEndArgs {
+                month: Some("2026-11".into()),
+                filter: full_filter(),
+                metric: Some("UnblendedCost".into()),
+                include_credits_refunds: true,
+            }),
+            "find_anomalies" => ToolArgs::FindAnomalies(FindAnomaliesArgs {
+                period: range(),
+                group_by: vec!["SERVICE".into()],
+                filter: full_filter(),
+                metric: Some("UnblendedCost".into()),
+                include_credits_refunds: true,
+            }),
+            "search_guides" => ToolArgs::SearchGuides(SearchGuidesArgs {
+                query: "nat".into(),
+                services: vec!["EC2".into()],
+                k: Some(3),
+            }),
+            other => panic!("no full arguments for {other}"),
+        }
+    }
+
+    fn keys(v: &Value) -> BTreeSet<String> {
+        v.as_object().unwrap().keys().cloned().collect()
+    }
+
+    #[test]
+    fn each_args_type_matches_its_json_schema() {
+        let defs = super::super::definitions();
+        let defs = defs.as_array().unwrap();
+        assert_eq!(defs.len(), TOOL_NAMES.len());
+        for (def, name) in defs.iter().zip(TOOL_NAMES) {
+            let f = &def["function"];
+            assert_eq!(f["name"], name);
+            let schema = &f["parameters"];
+            let args = full(name);
+            assert_eq!(args.name(), name);
+            let value = args.to_value();
+            // The same field names, no more and no fewer.
+            assert_eq!(keys(&value), keys(&schema["properties"]), "{name}");
+            // Nested objects too (date ranges, filters).
+            for (field, sub) in value.as_object().unwrap() {
+                if sub.is_object() && field != "tags" {
+                    assert_eq!(
+                        keys(sub),
+                        keys(&schema["properties"][field]["properties"]),
+                        "{name}.{field}"
+                    );
+                }
+            }
+            // What the schema requires is what the type cannot do without.
+            let required: BTreeSet<String> = schema["required"]
+                .as_array()
+                .map(|r| r.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+                .unwrap_or_default();
+            for field in keys(&value) {
+                let mut without = value.clone();
+                without.as_object_mut().unwrap().remove(&field);
+                let parsed = ToolArgs::parse(name, &without);
+                assert_eq!(
+                    parsed.is_err(),
+                    required.contains(&field),
+                    "{name}: dropping '{field}'"
+                );
+            }
+            // A full round trip keeps everything; unknown fields are refused.
+            assert_eq!(ToolArgs::parse(name, &value).unwrap(), args);
+            let mut extra = value.clone();
+            extra["surprise"] = Value::Bool(true);
+            assert!(ToolArgs::parse(name, &extra).is_err(), "{name}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_tool_is_named() {
+        let err = ToolArgs::parse("delete_everything", &Value::Null).unwrap_err();
+        assert!(err.to_string().contains("delete_everything"));
+    }
+}
