@@ -286,6 +286,54 @@ pub(super) const VARS: &[EnvVar] = &[
             Ok(())
         },
     },
+    EnvVar {
+        names: &["COSTBOT_HEADER_TIMEOUT_SECS"],
+        example: "5",
+        set: |c, v| {
+            c.server.header_timeout_secs = v.parse()?;
+            Ok(())
+        },
+    },
+    EnvVar {
+        names: &["COSTBOT_REQUEST_TIMEOUT_SECS"],
+        example: "30",
+        set: |c, v| {
+            c.server.request_timeout_secs = v.parse()?;
+            Ok(())
+        },
+    },
+    EnvVar {
+        names: &["COSTBOT_IDLE_TIMEOUT_SECS"],
+        example: "15",
+        set: |c, v| {
+            c.server.idle_timeout_secs = v.parse()?;
+            Ok(())
+        },
+    },
+    EnvVar {
+        names: &["COSTBOT_MAX_CONNECTIONS"],
+        example: "64",
+        set: |c, v| {
+            c.server.max_connections = v.parse()?;
+            Ok(())
+        },
+    },
+    EnvVar {
+        names: &["COSTBOT_DRAIN_SECS"],
+        example: "3",
+        set: |c, v| {
+            c.server.drain_secs = v.parse()?;
+            Ok(())
+        },
+    },
+    EnvVar {
+        names: &["COSTBOT_METRICS_TOKEN"],
+        example: "metrics-example-token",
+        set: |c, v| {
+            c.server.metrics_token = Some(v.secret());
+            Ok(())
+        },
+    },
 ];
 
 impl Config {
