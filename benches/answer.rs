@@ -11,7 +11,10 @@ use std::time::{Duration, Instant};
 use chrono::NaiveDate;
 use costbot::agent::{ConversationKey, Inquiry};
 use costbot::app::App;
-use costbot::config::Config;
+use costbot::config::{Config, Secret};
+
+const TOKEN: &str = "bench:0123456789abcdef0123456789abcdef";
+const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
@@ -41,6 +44,8 @@ async fn main() {
         budget_monthly: Some("150000".parse().unwrap()),
         ..Config::default()
     };
+    config.server.webhook_tokens = vec![Secret::new(TOKEN)];
+    config.server.rate_limit_per_minute = 10_000_000;
     config.retrieval.model_dir = std::env::var("COSTBOT_MODEL_DIR").ok().map(Into::into);
     let app = App::build(config, NaiveDate::from_ymd_opt(2026, 11, 19))
         .await
@@ -78,5 +83,73 @@ async fn main() {
             ms(percentile(&times, 0.99))
         );
     }
+    webhook_under_load(&app, if full { 200 } else { 4 }, if full { 10 } else { 1 }).await;
     app.store.close().await;
+}
+
+/// `clients` concurrent webhook callers, each asking `per_client` questions
+/// in a row over HTTP on 127.0.0.1 (new conversations, so every turn is
+/// written to SQLite).
+async fn webhook_under_load(app: &App, clients: usize, per_client: usize) {
+    use costbot::metrics::Metrics;
+    use costbot::server::{self, Health, ServerOptions};
+    use costbot::shutdown::Shutdown;
+
+    let metrics = Metrics::new();
+    let router = server::router(
+        costbot::channels::routers(app, &metrics).unwrap(),
+        Health::from_app(app, metrics.clone()),
+    );
+    let mut options = ServerOptions::from_config(&app.config.server);
+    options.max_connections = clients + 16;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1/inquiries", listener.local_addr().unwrap());
+    let shutdown = Shutdown::new();
+    let server = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move { server::serve(listener, router, options, metrics, shutdown).await }
+    });
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let client = client.clone();
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut times = Vec::with_capacity(per_client);
+            for i in 0..per_client {
+                let q = QUESTIONS[(c + i) % QUESTIONS.len()];
+                let t = Instant::now();
+                let r = client
+                    .post(&url)
+                    .bearer_auth(SECRET)
+                    .json(&serde_json::json!({ "text": q }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(r.status().is_success(), "{}", r.status());
+                r.bytes().await.unwrap();
+                times.push(t.elapsed());
+            }
+            times
+        }));
+    }
+    let mut times = Vec::new();
+    for t in tasks {
+        times.extend(t.await.unwrap());
+    }
+    let elapsed = started.elapsed();
+    times.sort();
+    println!(
+        "webhook over HTTP, {clients} concurrent clients x {per_client}: {:.0} answers/s, p50 {}, p99 {}",
+        times.len() as f64 / elapsed.as_secs_f64(),
+        ms(percentile(&times, 0.5)),
+        ms(percentile(&times, 0.99))
+    );
+    shutdown.trigger();
+    server.await.unwrap().unwrap();
+    shutdown.drain(Duration::from_secs(5)).await;
 }

@@ -20,6 +20,8 @@ use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    #[error("the server failed: {0}")]
+    Io(#[from] std::io::Error),
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
@@ -112,6 +114,49 @@ impl App {
             dense_status,
         })
     }
+}
+
+/// `costbot serve` on `listener`: `/healthz` answers from the first second,
+/// every channel joins once the app is built, and every task obeys
+/// `shutdown`; in-flight requests get `server.drain_secs` to finish.
+pub async fn serve(
+    config: Config,
+    as_of: Option<NaiveDate>,
+    listener: tokio::net::TcpListener,
+    shutdown: crate::shutdown::Shutdown,
+) -> Result<(), AppError> {
+    use crate::server::{self, Health, ServerOptions, Starting};
+    let options = ServerOptions::from_config(&config.server);
+    let metrics = crate::metrics::Metrics::new();
+    let starting = Starting::new();
+    let accepting = tokio::spawn(server::serve(
+        listener,
+        starting.router(),
+        options.clone(),
+        metrics.clone(),
+        shutdown.clone(),
+    ));
+    let built = async {
+        let app = App::build(config, as_of).await?;
+        let channels = crate::channels::routers(&app, &metrics)?;
+        starting.ready(server::router(
+            channels,
+            Health::from_app(&app, metrics.clone()),
+        ));
+        tracing::info!("costbot is ready");
+        Ok::<_, AppError>(app)
+    }
+    .await;
+    if built.is_err() {
+        shutdown.trigger();
+    }
+    let served = accepting
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+    shutdown.drain(options.drain).await;
+    let app = built?;
+    app.store.close().await;
+    Ok(served?)
 }
 
 /// Loads the embedding model when the mode wants it and the files are there.

@@ -104,6 +104,54 @@ pub fn router(channels: Vec<Router>, health: Health) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
 }
 
+/// The router while the app is still starting: `/healthz` answers at once,
+/// everything else is 503 until [`Starting::ready`] hands over the full
+/// router, so a process that is up but not ready says so instead of refusing
+/// connections.
+#[derive(Clone, Default)]
+pub struct Starting {
+    full: Arc<std::sync::OnceLock<Router>>,
+}
+
+impl Starting {
+    pub fn new() -> Self {
+        Starting::default()
+    }
+
+    /// From now on every request goes to `router`.
+    pub fn ready(&self, router: Router) {
+        let _ = self.full.set(router);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.full.get().is_some()
+    }
+
+    /// The router to serve from the first second.
+    pub fn router(&self) -> Router {
+        let full = self.full.clone();
+        Router::new().fallback_service(tower::service_fn(move |request: Request| {
+            let full = full.get().cloned();
+            async move {
+                use tower::ServiceExt;
+                match full {
+                    Some(router) => router.oneshot(request).await,
+                    None if request.uri().path() == "/healthz" => Ok("ok\n".into_response()),
+                    None => Ok(ApiError {
+                        retry_after: Some(2),
+                        ..ApiError::new(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "starting",
+                            "costbot is starting; try again in a few seconds",
+                        )
+                    }
+                    .into_response()),
+                }
+            }
+        }))
+    }
+}
+
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
 }
@@ -469,6 +517,46 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::routing::get as get_route;
+
+    async fn get(router: &Router, path: &str) -> (StatusCode, String) {
+        use tower::ServiceExt;
+        let response = router
+            .clone()
+            .oneshot(
+                Request::builder()
+                    .uri(path)
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn while_starting_only_health_answers_then_the_full_router_takes_over() {
+        let starting = Starting::new();
+        let served = starting.router();
+        assert_eq!(get(&served, "/healthz").await.0, StatusCode::OK);
+        let (status, body) = get(&served, "/readyz").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(body.contains("\"starting\""), "{body}");
+        assert_eq!(
+            get(&served, "/v1/inquiries").await.0,
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        starting.ready(Router::new().route("/readyz", get_route(|| async { "ready" })));
+        assert!(starting.is_ready());
+        assert_eq!(
+            get(&served, "/readyz").await,
+            (StatusCode::OK, "ready".to_string())
+        );
+    }
 
     #[tokio::test]
     async fn a_connection_is_idle_only_when_quiet_with_no_request_in_flight() {

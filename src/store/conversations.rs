@@ -254,3 +254,47 @@ fn message_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<Message, StoreError> 
         created_at: r.get("created_at"),
     })
 }
+
+/// What a history check found: every count is zero for a sound history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct HistoryCheck {
+    pub conversations: i64,
+    pub messages: i64,
+    /// Conversations with no turn at all.
+    pub empty_conversations: i64,
+    /// Questions no reply points at.
+    pub unanswered_questions: i64,
+    /// Replies that point at no question of their own conversation.
+    pub unlinked_replies: i64,
+}
+
+impl Store {
+    /// Checks that history holds whole turns only (for `doctor` and tests).
+    pub async fn check_history(&self) -> Result<HistoryCheck, StoreError> {
+        let count = |sql: &'static str| async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(self.pool())
+                .await
+        };
+        Ok(HistoryCheck {
+            conversations: count("SELECT COUNT(*) FROM conversations").await?,
+            messages: count("SELECT COUNT(*) FROM messages").await?,
+            empty_conversations: count(
+                "SELECT COUNT(*) FROM conversations c
+                 WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id)",
+            )
+            .await?,
+            unanswered_questions: count(
+                "SELECT COUNT(*) FROM messages q WHERE q.role = 'user'
+                 AND NOT EXISTS (SELECT 1 FROM messages a WHERE a.reply_to = q.id)",
+            )
+            .await?,
+            unlinked_replies: count(
+                "SELECT COUNT(*) FROM messages a WHERE a.role = 'assistant'
+                 AND NOT EXISTS (SELECT 1 FROM messages q WHERE q.id = a.reply_to
+                                 AND q.conversation_id = a.conversation_id AND q.role = 'user')",
+            )
+            .await?,
+        })
+    }
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 
-pub use conversations::{Message, NewTurn, RecordedTurn, Role};
+pub use conversations::{HistoryCheck, Message, NewTurn, RecordedTurn, Role};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

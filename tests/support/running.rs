@@ -6,10 +6,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 
 use chrono::NaiveDate;
-use costbot::app::App;
 use costbot::config::{Config, Secret};
-use costbot::metrics::Metrics;
-use costbot::server::{self, Health, ServerOptions};
 use costbot::shutdown::Shutdown;
 
 pub const TOKEN: &str = "ci:0123456789abcdef0123456789abcdef";
@@ -58,28 +55,37 @@ pub async fn start_with(
     // These tests are about the server; retrieval modes have their own tests.
     config.retrieval.mode = costbot::config::RetrievalMode::Lexical;
     tweak(&mut config);
-    let app = App::build(config, NaiveDate::from_ymd_opt(2026, 11, 19))
-        .await
-        .unwrap();
-    let metrics = Metrics::new();
-    let router = server::router(
-        costbot::channels::routers(&app, &metrics).unwrap(),
-        Health::from_app(&app, metrics.clone()),
-    );
-    let options = ServerOptions::from_config(&app.config.server);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = Shutdown::new();
     let task = tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
-            server::serve(listener, router, options.clone(), metrics, shutdown.clone())
-                .await
-                .unwrap();
-            shutdown.drain(options.drain).await;
-            app.store.close().await;
+            costbot::app::serve(
+                config,
+                NaiveDate::from_ymd_opt(2026, 11, 19),
+                listener,
+                shutdown,
+            )
+            .await
+            .unwrap();
         }
     });
+    // Health answers at once; wait until the channels are in.
+    let client = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Ok(r) = client.get(format!("http://{addr}/readyz")).send().await {
+            if r.status().is_success() {
+                break;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server never became ready"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     Running {
         url: format!("http://{addr}"),
         addr,
