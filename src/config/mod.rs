@@ -1,11 +1,16 @@
 //! Typed configuration: `costbot.toml` (optional) overlaid by `COSTBOT_*`
-//! environment variables. Secrets are wrapped so they never print.
+//! environment variables ([`env`], one table row per variable). Secrets are
+//! wrapped so they never print ([`secret`]).
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
+
+mod env;
+mod secret;
+
+pub use secret::{Secret, WebhookToken};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -20,32 +25,6 @@ pub enum ConfigError {
     Env { name: String, message: String },
     #[error("{0}")]
     Invalid(String),
-}
-
-/// A secret value: shown as `[redacted]` in Debug, Display and Serialize.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl Serialize for Secret {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str("[redacted]")
-    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
@@ -266,13 +245,6 @@ fn default_data_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".costbot"))
 }
 
-/// A named bearer token for the webhook.
-#[derive(Clone, Debug)]
-pub struct WebhookToken {
-    pub name: String,
-    pub secret: Secret,
-}
-
 impl Config {
     /// Loads `path` if given (it must exist), else `./costbot.toml` if present,
     /// then applies `COSTBOT_*` variables from `env`.
@@ -312,109 +284,6 @@ impl Config {
             path: path.to_path_buf(),
             message: e.to_string(),
         })
-    }
-
-    fn apply_env(&mut self, env: &dyn Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        fn parse<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ConfigError>
-        where
-            T::Err: fmt::Display,
-        {
-            v.trim().parse::<T>().map_err(|e| ConfigError::Env {
-                name: name.into(),
-                message: e.to_string(),
-            })
-        }
-        let get = |k: &str| env(k).filter(|v| !v.trim().is_empty());
-        if let Some(v) = get("COSTBOT_DATA_DIR") {
-            self.data_dir = PathBuf::from(v);
-        }
-        if let Some(v) = get("COSTBOT_TIMEZONE") {
-            self.timezone = v;
-        }
-        if let Some(v) = get("COSTBOT_SOURCE") {
-            self.source = match v.trim().to_ascii_lowercase().as_str() {
-                "sample" => SourceKind::Sample,
-                "explorer" | "aws" | "cost-explorer" => SourceKind::Explorer,
-                other => {
-                    return Err(ConfigError::Env {
-                        name: "COSTBOT_SOURCE".into(),
-                        message: format!("'{other}' is not a source; use 'sample' or 'explorer'"),
-                    })
-                }
-            };
-        }
-        if let Some(v) = get("COSTBOT_BUDGET_MONTHLY") {
-            self.budget_monthly = Some(parse("COSTBOT_BUDGET_MONTHLY", &v)?);
-        }
-        if let Some(v) = get("COSTBOT_KNOWLEDGE_DIR") {
-            self.knowledge_dir = Some(PathBuf::from(v));
-        }
-        if let Some(v) = get("COSTBOT_AWS_REGION") {
-            self.aws.region = v;
-        }
-        if let Some(v) = get("COSTBOT_AWS_ENDPOINT_URL") {
-            self.aws.endpoint_url = Some(v);
-        }
-        if let Some(v) = get("COSTBOT_AWS_PROFILE") {
-            self.aws.profile = Some(v);
-        }
-        if let Some(v) = get("COSTBOT_AWS_ROLE_ARN") {
-            self.aws.role_arn = Some(v);
-        }
-        if let Some(v) = get("COSTBOT_AWS_MAX_REQUESTS_PER_QUERY") {
-            self.aws.max_requests_per_query = parse("COSTBOT_AWS_MAX_REQUESTS_PER_QUERY", &v)?;
-        }
-        if let Some(v) = get("COSTBOT_AWS_MAX_REQUESTS_PER_MONTH") {
-            self.aws.max_requests_per_month = parse("COSTBOT_AWS_MAX_REQUESTS_PER_MONTH", &v)?;
-        }
-        if let Some(v) = get("COSTBOT_AWS_HISTORY_MONTHS") {
-            self.aws.history_months = parse("COSTBOT_AWS_HISTORY_MONTHS", &v)?;
-        }
-        if let Some(v) = get("COSTBOT_CACHE_CLOSED_TTL_HOURS") {
-            self.cache.closed_ttl_hours = parse("COSTBOT_CACHE_CLOSED_TTL_HOURS", &v)?;
-        }
-        if let Some(v) = get("COSTBOT_CACHE_RECENT_TTL_MINUTES") {
-            self.cache.recent_ttl_minutes = parse("COSTBOT_CACHE_RECENT_TTL_MINUTES", &v)?;
-        }
-        if let Some(v) = get("COSTBOT_RETRIEVAL_MODE") {
-            self.retrieval.mode = v.parse().map_err(|message| ConfigError::Env {
-                name: "COSTBOT_RETRIEVAL_MODE".into(),
-                message,
-            })?;
-        }
-        if let Some(v) = get("COSTBOT_MODEL_DIR") {
-            self.retrieval.model_dir = Some(PathBuf::from(v));
-        }
-        if let Some(v) = get("QDRANT_URL").or_else(|| get("COSTBOT_QDRANT_URL")) {
-            self.retrieval.qdrant_url = Some(v);
-        }
-        if let Some(v) = get("QDRANT_API_KEY").or_else(|| get("COSTBOT_QDRANT_API_KEY")) {
-            self.retrieval.qdrant_api_key = Some(Secret::new(v));
-        }
-        if let Some(v) = get("COSTBOT_QDRANT_COLLECTION") {
-            self.retrieval.qdrant_collection = v;
-        }
-        if let Some(v) = get("COSTBOT_BIND") {
-            self.server.bind = v;
-        }
-        if let Some(v) = get("COSTBOT_WEBHOOK_TOKENS") {
-            self.server.webhook_tokens = v
-                .split(',')
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .map(Secret::new)
-                .collect();
-        }
-        if let Some(v) = get("COSTBOT_WEBHOOK_TOKENS_FILE") {
-            self.server.webhook_tokens_file = Some(PathBuf::from(v));
-        }
-        if let Some(v) = get("COSTBOT_RATE_LIMIT_PER_MINUTE") {
-            self.server.rate_limit_per_minute = parse("COSTBOT_RATE_LIMIT_PER_MINUTE", &v)?;
-        }
-        if let Some(v) = get("COSTBOT_MAX_BODY_BYTES") {
-            self.server.max_body_bytes = parse("COSTBOT_MAX_BODY_BYTES", &v)?;
-        }
-        Ok(())
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -484,61 +353,6 @@ impl Config {
 
     pub fn database_path(&self) -> PathBuf {
         self.data_dir.join("costbot.db")
-    }
-
-    /// All webhook tokens, from the config/env list and the tokens file.
-    pub fn webhook_tokens(&self) -> Result<Vec<WebhookToken>, ConfigError> {
-        let mut raw: Vec<String> = self
-            .server
-            .webhook_tokens
-            .iter()
-            .map(|s| s.expose().to_string())
-            .collect();
-        if let Some(path) = &self.server.webhook_tokens_file {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            raw.extend(
-                text.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                    .map(String::from),
-            );
-        }
-        let mut tokens: Vec<WebhookToken> = Vec::new();
-        for entry in raw {
-            let (name, secret) = match entry.split_once(':') {
-                Some((n, s)) if !n.is_empty() && !s.is_empty() => (n.to_string(), s.to_string()),
-                // A bare secret is named by a digest prefix, so its conversations stay its own
-                // when other tokens are added, removed or reordered.
-                _ => {
-                    use sha2::{Digest, Sha256};
-                    (
-                        format!(
-                            "token-{}",
-                            &format!("{:x}", Sha256::digest(entry.as_bytes()))[..8]
-                        ),
-                        entry,
-                    )
-                }
-            };
-            if secret.len() < 16 {
-                return Err(ConfigError::Invalid(format!(
-                    "webhook token '{name}' is shorter than 16 characters; generate one with `openssl rand -hex 32`"
-                )));
-            }
-            if tokens.iter().any(|t| t.name == name) {
-                return Err(ConfigError::Invalid(format!(
-                    "two webhook tokens are named '{name}'; each needs its own name"
-                )));
-            }
-            tokens.push(WebhookToken {
-                name,
-                secret: Secret::new(secret),
-            });
-        }
-        Ok(tokens)
     }
 }
 
@@ -615,17 +429,6 @@ mod tests {
     }
 
     #[test]
-    fn secrets_never_print() {
-        let mut c = Config::default();
-        c.server.webhook_tokens = vec![Secret::new("super-secret-value-123")];
-        let debug = format!("{c:?}");
-        let toml = toml::to_string(&c).unwrap();
-        assert!(!debug.contains("super-secret"));
-        assert!(!toml.contains("super-secret"));
-        assert!(toml.contains("[redacted]"));
-    }
-
-    #[test]
     fn bad_values_are_explained() {
         let mut c = Config::default();
         let err = c
@@ -636,12 +439,5 @@ mod tests {
         assert!(c.validate().unwrap_err().to_string().contains("IANA"));
         let text = "data_dir = '/x'\nsurprise = 1\n";
         assert!(toml::from_str::<Config>(text).is_err());
-    }
-
-    #[test]
-    fn short_tokens_are_refused() {
-        let mut c = Config::default();
-        c.server.webhook_tokens = vec![Secret::new("short")];
-        assert!(c.webhook_tokens().is_err());
     }
 }

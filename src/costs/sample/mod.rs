@@ -1,6 +1,6 @@
 //! A deterministic sample organization, so costbot runs with no AWS account.
 //!
-//! Four linked accounts, twenty services with Cost Explorer's real SERVICE
+//! Four linked accounts, twenty-two services with Cost Explorer's real SERVICE
 //! names, three regions, `team` and `env` tags, 400 days of daily data with
 //! weekly seasonality and growth, and a few injected anomalies placed
 //! relative to "today" so every demo has something to find. Every answer
@@ -14,299 +14,20 @@ use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use rust_decimal::prelude::FromPrimitive;
 use rust_decimal::Decimal;
 
-use super::periods::{add_months, month_start, week_start};
+use super::periods::{add_months, month_start};
 use super::{
     CostError, CostQuery, CostResult, CostSource, Dimension, Granularity, GroupAmount, TimeBucket,
 };
 
+mod catalog;
+mod events;
+
+pub use catalog::ACCOUNTS;
+use catalog::{service_index, ServiceSpec, ENVS, REGIONS, SERVICES};
+use events::{DemoEvent, Injection, DEMO_EVENTS};
+
 /// How many days of history the sample keeps before "today".
 pub const HISTORY_DAYS: i64 = 400;
-
-pub const ACCOUNTS: &[(&str, &str)] = &[
-    ("prod", "111111111111"),
-    ("staging", "222222222222"),
-    ("dev", "333333333333"),
-    ("data", "444444444444"),
-];
-
-struct ServiceSpec {
-    name: &'static str,
-    /// Daily cost in the prod account at the start of the history.
-    base: f64,
-    /// Usage type suffixes with their share; a region prefix is added.
-    usage: &'static [(&'static str, f64)],
-    /// Which accounts run it (indices into ACCOUNTS) and their weight.
-    accounts: &'static [(usize, f64)],
-    team: &'static str,
-    /// Weekend level relative to weekdays (1.0 for storage).
-    weekend: f64,
-    /// Monthly growth.
-    growth: f64,
-    global: bool,
-}
-
-const ALL_APP: &[(usize, f64)] = &[(0, 1.0), (1, 0.25), (2, 0.15)];
-const DATA_ONLY: &[(usize, f64)] = &[(3, 1.0)];
-
-const SERVICES: &[ServiceSpec] = &[
-    ServiceSpec {
-        name: "Amazon Elastic Compute Cloud - Compute",
-        base: 1450.0,
-        usage: &[
-            ("BoxUsage:m7i.xlarge", 0.55),
-            ("BoxUsage:c7g.2xlarge", 0.3),
-            ("SpotUsage:m7i.large", 0.15),
-        ],
-        accounts: &[(0, 1.0), (1, 0.25), (2, 0.15), (3, 0.2)],
-        team: "platform",
-        weekend: 0.82,
-        growth: 0.015,
-        global: false,
-    },
-    ServiceSpec {
-        name: "EC2 - Other",
-        base: 420.0,
-        usage: &[
-            ("EBS:VolumeUsage.gp3", 0.35),
-            ("EBS:VolumeUsage.gp2", 0.15),
-            ("EBS:SnapshotUsage", 0.12),
-            ("NatGateway-Hours", 0.08),
-            ("NatGateway-Bytes", 0.18),
-            ("DataTransfer-Regional-Bytes", 0.12),
-        ],
-        accounts: ALL_APP,
-        team: "platform",
-        weekend: 0.95,
-        growth: 0.02,
-        global: false,
-    },
-    ServiceSpec {
-        name: "Amazon Simple Storage Service",
-        base: 380.0,
-        usage: &[
-            ("TimedStorage-ByteHrs", 0.7),
-            ("Requests-Tier1", 0.1),
-            ("DataTransfer-Out-Bytes", 0.2),
-        ],
-        accounts: &[(0, 1.0), (1, 0.1), (2, 0.05), (3, 0.8)],
-        team: "data",
-        weekend: 1.0,
-        growth: 0.025,
-        global: false,
-    },
-    ServiceSpec {
-        name: "Amazon Relational Database Service",
-        base: 610.0,
-        usage: &[
-            ("InstanceUsage:db.r6g.xlarge", 0.7),
-            ("RDS:GP3-Storage", 0.2),
-            ("Aurora:StorageIOUsage", 0.1),
-        ],
-        accounts: ALL_APP,
-        team: "payments",
-        weekend: 1.0,
-        growth: 0.01,
-        global: false,
-    },
-    ServiceSpec {
-        name: "Amazon DynamoDB",
-        base: 95.0,
-        usage: &[
-            ("ReadRequestUnits", 0.4),
-            ("WriteRequestUnits", 0.45),
-            ("TimedStorage-ByteHrs", 0.15),
-        ],
-        accounts: ALL_APP,
-        team: "payments",
-        weekend: 0.7,
-        growth: 0.02,
-        global: false,
-    },
-    ServiceSpec {
-        name: "Amazon ElastiCache",
-        base: 140.0,
-        usage: &[("NodeUsage:cache.r7g.large", 1.0)],
-        accounts: ALL_APP,
-        team: "search",
-        weekend: 1.0,
-        growth: 0.0,
-        global: false,
-    },
-    ServiceSpec {
-        name: "AWS Lambda",
-        base: 70.0,
-        usage: &[("Lambda-GB-Second", 0.85), ("Request", 0.15)],
-        accounts: ALL_APP,
-        team: "payments",
-        weekend: 0.6,
-        growth: 0.03,
-        global: false,
-    },
-    ServiceSpec {
-        name: "Amazon Elastic Container Service for Kubernetes",
-        base: 48.0,
-        usage: &[("AmazonEKS-Hours:perCluster", 1.0)],
-        accounts: ALL_APP,
-        team: "platform",
-        weekend: 1.0,
-        growth: 0.0,
-        global: false,
-    },
-    ServiceSpec {
-        name: "Amazon Elastic Container Service",
-        base: 60.0,
-        usage: &[
-            ("Fargate-vCPU-Hours:perCPU", 0.8),
-            ("Fargate-GB-Hours", 0.2),
-        ],
-        accounts: ALL_APP,
-        team: "search",
-        weekend: 0.75,
-        growth: 0.01,
-        global: false,
-    },
-    ServiceSpec {
-        name: "Amazon Virtual Private Cloud",
-        base: 35.0,
-        usage: &[("PublicIPv4:InUseAddress", 0.6), ("VpcEndpoint-Hours", 0.4)],
-        accounts: ALL_APP,
-        team: "platform",
-        weekend: 1.0,
-        growth: 0.0,
-        global: false,
-    },
-    ServiceSpec {
-        name: "Amazon CloudFront",
-        base: 120.0,
-        usage: &[("DataTransfer-Out-Bytes", 0.85), ("Requests-Tier1", 0.15)],
-        accounts: &[(0, 1.0)],
-        team: "search",
-        weekend: 0.85,
-        growth: 0.02,
-        global: true,
-    },
-    ServiceSpec {
-        name: "AmazonCloudWatch",
-        base: 110.0,
-        usage: &[
-            ("DataProcessing-Bytes", 0.55),
-            ("TimedStorage-ByteHrs", 0.25),
-            ("MetricMonitorUsage", 0.2),
-        ],
-        accounts: ALL_APP,
-        team: "platform",
-        weekend: 0.9,
-        growth: 0.02,
-        global: false,
-    },
-    ServiceSpec {
-        name: "Amazon Elastic Load Balancing",
-        base: 65.0,
-        usage: &[("LoadBalancerUsage", 0.6), ("LCUUsage", 0.4)],
-        accounts: ALL_APP,
-        team: "platform",
-        weekend: 0.95,
-        growth: 0.0,
-        global: false,
-    },
-    ServiceSpec {
-        name: "Amazon Athena",
-        base: 30.0,
-        usage: &[("DataScannedInTB", 1.0)],
-        accounts: DATA_ONLY,
-        team: "data",
-        weekend: 0.3,
-        growth: 0.03,
-        global: false,
-    },
-    ServiceSpec {
-        name: "Amazon Redshift",
-        base: 210.0,
-        usage: &[("Node:ra3.4xlarge", 0.85), ("RMS:ManagedStorage", 0.15)],
-        accounts: DATA_ONLY,
-        team: "data",
-        weekend: 1.0,
-        growth: 0.0,
-        global: false,
-    },
-    ServiceSpec {
-        name: "AWS Glue",
-        base: 55.0,
-        usage: &[("ETL-DPU-Hour", 1.0)],
-        accounts: DATA_ONLY,
-        team: "data",
-        weekend: 0.5,
-        growth: 0.02,
-        global: false,
-    },
-    ServiceSpec {
-        name: "Amazon Kinesis",
-        base: 40.0,
-        usage: &[("Storage-ShardHour", 1.0)],
-        accounts: DATA_ONLY,
-        team: "data",
-        weekend: 1.0,
-        growth: 0.01,
-        global: false,
-    },
-    ServiceSpec {
-        name: "AWS Key Management Service",
-        base: 12.0,
-        usage: &[("KMS-Requests", 0.6), ("KMS-Keys", 0.4)],
-        accounts: ALL_APP,
-        team: "",
-        weekend: 0.9,
-        growth: 0.0,
-        global: false,
-    },
-    ServiceSpec {
-        name: "Amazon Route 53",
-        base: 8.0,
-        usage: &[("DNS-Queries", 0.8), ("HostedZone", 0.2)],
-        accounts: &[(0, 1.0)],
-        team: "platform",
-        weekend: 1.0,
-        growth: 0.0,
-        global: true,
-    },
-    ServiceSpec {
-        name: "Amazon Simple Queue Service",
-        base: 9.0,
-        usage: &[("Requests-RBP", 1.0)],
-        accounts: ALL_APP,
-        team: "payments",
-        weekend: 0.7,
-        growth: 0.01,
-        global: false,
-    },
-    ServiceSpec {
-        name: "AWS Secrets Manager",
-        base: 6.0,
-        usage: &[("AWSSecretsManager-Secrets", 1.0)],
-        accounts: ALL_APP,
-        team: "",
-        weekend: 1.0,
-        growth: 0.0,
-        global: false,
-    },
-    ServiceSpec {
-        name: "Amazon EC2 Container Registry (ECR)",
-        base: 10.0,
-        usage: &[("TimedStorage-ByteHrs", 1.0)],
-        accounts: &[(0, 1.0)],
-        team: "platform",
-        weekend: 1.0,
-        growth: 0.02,
-        global: false,
-    },
-];
-
-const REGIONS: &[(&str, &str)] = &[
-    ("us-east-1", "USE1-"),
-    ("eu-west-1", "EU-"),
-    ("us-west-2", "USW2-"),
-];
-const ENVS: &[&str] = &["prod", "staging", "dev", "data"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RecordType {
@@ -382,12 +103,24 @@ fn amount(value: f64) -> Decimal {
 }
 
 fn generate(today: NaiveDate) -> Vec<Record> {
+    generate_with(today, SERVICES, DEMO_EVENTS)
+}
+
+fn generate_with(today: NaiveDate, services: &[ServiceSpec], events: &[DemoEvent]) -> Vec<Record> {
     let first = today - Duration::days(HISTORY_DAYS);
-    // Injected events, relative to today so a demo always has them.
-    let ec2_step_from = week_start(today) - Duration::days(7);
-    let nat_spike = today - Duration::days(3);
-    let s3_spike = today - Duration::days(45);
-    let logs_spike = (today - Duration::days(20), today - Duration::days(18));
+    let injections: Vec<Injection> = events
+        .iter()
+        .filter_map(|e| match e.resolve(services, today) {
+            Ok(i) => Some(i),
+            Err(message) => {
+                // Caught at test time by tests::every_demo_event_resolves.
+                tracing::warn!(%message, "sample demo event skipped");
+                None
+            }
+        })
+        .collect();
+    let lambda = service_index(services, "AWS Lambda");
+    let ec2 = service_index(services, "Amazon Elastic Compute Cloud - Compute");
     let mut out = Vec::with_capacity(100_000);
     let mut day = first;
     while day <= today {
@@ -395,7 +128,7 @@ fn generate(today: NaiveDate) -> Vec<Record> {
         let weekend = matches!(day.weekday(), Weekday::Sat | Weekday::Sun);
         // Today is still being filled in.
         let partial = if day == today { 0.45 } else { 1.0 };
-        for (si, spec) in SERVICES.iter().enumerate() {
+        for (si, spec) in services.iter().enumerate() {
             for &(ai, weight) in spec.accounts {
                 let regions: &[(usize, f64)] = if spec.global {
                     &[(usize::MAX, 1.0)]
@@ -433,28 +166,10 @@ fn generate(today: NaiveDate) -> Vec<Record> {
                                     ui as u64,
                                 ]);
                         let usage_type = format!("{prefix}{usage}");
-                        if si == 0 && ai == 0 && ri == 0 && ui == 0 && day >= ec2_step_from {
-                            // A new fleet for the search team: EC2 steps up.
-                            value *= 1.6;
-                        }
-                        if si == 1
-                            && ai == 0
-                            && ri == 0
-                            && usage == "NatGateway-Bytes"
-                            && day == nat_spike
-                        {
-                            value *= 7.0;
-                        }
-                        if si == 2 && ai == 3 && usage == "Requests-Tier1" && day == s3_spike {
-                            value *= 12.0;
-                        }
-                        if si == 11
-                            && ai == 1
-                            && usage == "DataProcessing-Bytes"
-                            && day >= logs_spike.0
-                            && day <= logs_spike.1
-                        {
-                            value *= 5.0;
+                        for i in &injections {
+                            if i.applies(si, ai, ri, usage, day) {
+                                value *= i.factor;
+                            }
                         }
                         out.push(Record {
                             day,
@@ -472,21 +187,23 @@ fn generate(today: NaiveDate) -> Vec<Record> {
         }
         if day.day() == 1 {
             // Promotional credits and an occasional refund, excluded by default.
-            out.push(Record {
-                day,
-                account: 0,
-                service: 6,
-                region: 0,
-                usage_type: "USE1-Lambda-GB-Second".into(),
-                team: "payments",
-                amount: -amount(500.0),
-                kind: RecordType::Credit,
-            });
-            if day.month().is_multiple_of(4) {
+            if let Some(service) = lambda {
                 out.push(Record {
                     day,
                     account: 0,
-                    service: 0,
+                    service,
+                    region: 0,
+                    usage_type: "USE1-Lambda-GB-Second".into(),
+                    team: "payments",
+                    amount: -amount(500.0),
+                    kind: RecordType::Credit,
+                });
+            }
+            if let (true, Some(service)) = (day.month().is_multiple_of(4), ec2) {
+                out.push(Record {
+                    day,
+                    account: 0,
+                    service,
                     region: 0,
                     usage_type: "USE1-BoxUsage:m7i.xlarge".into(),
                     team: "platform",
@@ -696,6 +413,50 @@ mod tests {
             src.cost_and_usage(&q).await,
             Err(CostError::OutOfRange(_))
         ));
+    }
+
+    #[test]
+    fn each_demo_event_lands_on_its_named_service_in_any_table_order() {
+        let today = d("2026-11-19");
+        let mut reversed = SERVICES.to_vec();
+        reversed.reverse();
+        for table in [SERVICES, &reversed[..]] {
+            let plain = generate_with(today, table, &[]);
+            for e in DEMO_EVENTS {
+                let with = generate_with(today, table, std::slice::from_ref(e));
+                assert_eq!(plain.len(), with.len());
+                let (from, to) = (e.days)(today);
+                let mut changed = 0;
+                for (a, b) in plain.iter().zip(&with) {
+                    if a.amount == b.amount {
+                        continue;
+                    }
+                    changed += 1;
+                    assert_eq!(table[b.service].name, e.service);
+                    assert_eq!(ACCOUNTS[b.account].0, e.account);
+                    assert!(b.usage_type.ends_with(e.usage), "{}", b.usage_type);
+                    if let Some(r) = e.region {
+                        assert_eq!(region_name(b.region), r);
+                    }
+                    assert!(b.day >= from && b.day <= to, "{}", b.day);
+                }
+                assert!(changed > 0, "the event on '{}' changed nothing", e.service);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn credits_land_on_lambda() {
+        let src = SampleSource::new(d("2026-11-19"));
+        let mut q = CostQuery::new(Period::month(2026, 10));
+        q.filter = CostFilter {
+            services: vec!["AWS Lambda".into()],
+            ..Default::default()
+        };
+        let without = src.cost_and_usage(&q).await.unwrap().total();
+        q.include_credits_refunds = true;
+        let with = src.cost_and_usage(&q).await.unwrap().total();
+        assert_eq!(without - with, Decimal::from(500));
     }
 
     #[tokio::test]
