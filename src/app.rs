@@ -13,7 +13,8 @@ use crate::costs::explorer::ExplorerSource;
 use crate::costs::sample::SampleSource;
 use crate::costs::CostSource;
 use crate::retrieval::dense::{missing_files, DenseIndex, Embedder};
-use crate::retrieval::index::SyncSummary;
+use crate::retrieval::index::{DenseBuild, SyncSummary};
+use crate::retrieval::precomputed::VectorSource;
 use crate::retrieval::qdrant::QdrantStore;
 use crate::retrieval::{guides, GuideIndex, LexicalIndex, RetrievalError};
 use crate::store::{Store, StoreError};
@@ -49,16 +50,32 @@ pub fn today_fn(config: &Config, as_of: Option<NaiveDate>) -> Result<Today, Conf
 }
 
 impl App {
+    /// Builds the app with every part of the guide index ready (one-shot
+    /// commands: `ask`, `chat`, `eval`). Guides shipped with the binary come
+    /// with their vectors, so this embeds only edited or added chunks.
     pub async fn build(config: Config, as_of: Option<NaiveDate>) -> Result<App, AppError> {
         Self::build_with_progress(config, as_of, &|_, _| {}).await
     }
 
-    /// Builds the app; `progress(done, total)` reports chunks embedded.
+    /// [`App::build`]; `progress(done, total)` reports chunks embedded.
     pub async fn build_with_progress(
         config: Config,
         as_of: Option<NaiveDate>,
         progress: &(dyn Fn(usize, usize) + Send + Sync),
     ) -> Result<App, AppError> {
+        let mut app = Self::build_lexical(config, as_of).await?;
+        let built = app.build_dense(progress).await?;
+        app.index.dense = built.dense;
+        app.index.qdrant = built.qdrant;
+        Ok(app)
+    }
+
+    /// Builds the app with lexical guide search ready and dense search not
+    /// yet built (fast: no embedding). Searches are lexical until
+    /// [`App::build_dense`] (or `app.guides.build_dense`) has run; `serve`
+    /// runs that in the background and `app.guides.dense_ready()` says when
+    /// it is done.
+    pub async fn build_lexical(config: Config, as_of: Option<NaiveDate>) -> Result<App, AppError> {
         let store = Store::open(&config.database_path()).await?;
         let today = today_fn(&config, as_of)?;
         let inner: Arc<dyn CostSource> = match config.source {
@@ -88,7 +105,10 @@ impl App {
             config.retrieval.mode,
         ));
         let guides = guides::load(config.knowledge_dir.as_deref())?;
-        let summary = index.sync(&guides, progress).await?;
+        let summary = SyncSummary {
+            lexical: index.sync_lexical(&guides).await?,
+            ..Default::default()
+        };
         let tools = Tools {
             source: Arc::new(cached),
             retriever: index.clone(),
@@ -111,6 +131,29 @@ impl App {
             index: summary,
             dense_status,
         })
+    }
+
+    /// Builds the dense side of the guide index (see
+    /// [`GuideIndex::build_dense`]) and hands the memory embedding used back
+    /// to the system.
+    pub async fn build_dense(
+        &self,
+        progress: &(dyn Fn(usize, usize) + Send + Sync),
+    ) -> Result<DenseBuild, AppError> {
+        let built = self.guides.build_dense(progress).await;
+        release_free_memory();
+        Ok(built?)
+    }
+}
+
+/// Returns freed heap memory to the system. Embedding allocates and frees
+/// large buffers on several threads; glibc keeps them in per-thread arenas
+/// otherwise, and the process would stay at its indexing peak.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own heap structures.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 
@@ -146,9 +189,23 @@ fn load_dense(
     }
     match Embedder::load_with(&dir, config.retrieval.model) {
         Ok(e) => Ok((
-            Some(Arc::new(DenseIndex::new(store.clone(), Arc::new(e)))),
+            Some(Arc::new(
+                DenseIndex::new(store.clone(), Arc::new(e))
+                    .with_precomputed(vector_sources(config)),
+            )),
             None,
         )),
         Err(e) => why_not(e.to_string()),
     }
+}
+
+/// Where precomputed guide vectors are looked for: next to configured
+/// guides (`<knowledge dir>/embeddings/`), then the ones shipped in the binary.
+fn vector_sources(config: &Config) -> Vec<VectorSource> {
+    let mut sources = Vec::new();
+    if let Some(dir) = &config.knowledge_dir {
+        sources.push(VectorSource::Dir(dir.join("embeddings")));
+    }
+    sources.push(VectorSource::Shipped);
+    sources
 }

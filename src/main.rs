@@ -54,7 +54,12 @@ enum Command {
         bind: Option<String>,
     },
     /// Index the optimization guides (done automatically at start-up too).
-    Index,
+    Index {
+        /// Also write the guide vectors to this file (or `<dir>/<model-id>.bin`
+        /// for a directory), e.g. knowledge/embeddings to refresh the shipped ones.
+        #[arg(long, value_name = "PATH")]
+        export_embeddings: Option<PathBuf>,
+    },
     /// Evaluate parts of costbot against a question set.
     Eval {
         #[command(subcommand)]
@@ -161,7 +166,28 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             let bind = bind.unwrap_or_else(|| config.server.bind.clone());
             // Check tokens before anything else starts.
             config.webhook_tokens()?;
-            let app = App::build(config, None).await?;
+            // Lexical guide search is ready at once; dense search joins when
+            // its vectors are built in the background.
+            let app = App::build_lexical(config, None).await?;
+            let guides = app.guides.clone();
+            tokio::spawn(async move {
+                match guides.build_dense(&|_, _| {}).await {
+                    Ok(b) => {
+                        if let Some(d) = b.dense {
+                            tracing::info!(
+                                embedded = d.embedded,
+                                imported = d.imported,
+                                reused = d.reused,
+                                "dense guide search ready"
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "dense guide search is off; answering with lexical search")
+                    }
+                }
+                costbot::app::release_free_memory();
+            });
             let state = AppState::from_app(&app)?;
             let listener = tokio::net::TcpListener::bind(&bind)
                 .await
@@ -171,7 +197,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             app.store.close().await;
             Ok(std::process::ExitCode::SUCCESS)
         }
-        Command::Index => {
+        Command::Index { export_embeddings } => {
             let progress = |done: usize, total: usize| {
                 let width = 30;
                 let filled = (done * width)
@@ -194,8 +220,23 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                 s.lexical.added, s.lexical.updated, s.lexical.removed, s.lexical.unchanged, s.lexical.chunks
             );
             match &s.dense {
-                Some(d) => println!("Dense: {} chunks embedded, {} reused from earlier runs, {} stale vectors removed.", d.embedded, d.reused, d.pruned),
+                Some(d) => println!("Dense: {} chunks embedded, {} reused from earlier runs, {} from shipped vectors, {} stale vectors removed.", d.embedded, d.reused, d.imported, d.pruned),
                 None => println!("Dense: off ({}).", app.dense_status.clone().unwrap_or_default()),
+            }
+            if let Some(path) = &export_embeddings {
+                let Some(vectors) = app.guides.export_vectors().await? else {
+                    anyhow::bail!(
+                        "--export-embeddings needs the embedding model: {}",
+                        app.dense_status.clone().unwrap_or_default()
+                    );
+                };
+                let written = vectors.write(path)?;
+                println!(
+                    "Exported {} vectors of model {} to {}.",
+                    vectors.len(),
+                    vectors.model(),
+                    written.display()
+                );
             }
             if let Some(q) = &s.qdrant {
                 println!(

@@ -2,10 +2,12 @@
 //! their fusion. Implements [`Retriever`] for the Agent.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::Serialize;
+use tokio::sync::watch;
 
 use super::dense::{DenseIndex, DenseSummary};
 use super::guides::Guide;
@@ -84,11 +86,26 @@ pub struct SyncSummary {
     pub qdrant: Option<super::qdrant::QdrantSummary>,
 }
 
+/// What building the dense side did; both None when dense retrieval is off.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct DenseBuild {
+    pub dense: Option<DenseSummary>,
+    pub qdrant: Option<super::qdrant::QdrantSummary>,
+}
+
 pub struct GuideIndex {
     lexical: LexicalIndex,
     dense: Option<Arc<DenseIndex>>,
     qdrant: Option<QdrantStore>,
     mode: RetrievalMode,
+    /// True once every current chunk has a vector where dense search looks
+    /// (memory or Qdrant); until then searches are lexical.
+    dense_ready: watch::Sender<bool>,
+    /// Whether the lexical index changed since the last dense build (Qdrant
+    /// then re-sends its points).
+    lexical_changed: AtomicBool,
+    /// One dense build at a time.
+    building: tokio::sync::Mutex<()>,
 }
 
 impl GuideIndex {
@@ -103,6 +120,9 @@ impl GuideIndex {
             dense,
             qdrant,
             mode,
+            dense_ready: watch::channel(false).0,
+            lexical_changed: AtomicBool::new(false),
+            building: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -110,6 +130,7 @@ impl GuideIndex {
         self.dense.is_some()
     }
 
+    /// The configured mode, or lexical when there is no model.
     pub fn mode(&self) -> RetrievalMode {
         if self.dense.is_none() {
             RetrievalMode::Lexical
@@ -118,38 +139,105 @@ impl GuideIndex {
         }
     }
 
-    /// Brings every part of the index in line with `guides`.
+    /// Whether dense search is usable now.
+    pub fn is_dense_ready(&self) -> bool {
+        *self.dense_ready.borrow()
+    }
+
+    /// Follows dense readiness: true once [`GuideIndex::build_dense`]
+    /// finished for the current guides, false again when
+    /// [`GuideIndex::sync_lexical`] changes them. Stays false without a model.
+    pub fn dense_ready(&self) -> watch::Receiver<bool> {
+        self.dense_ready.subscribe()
+    }
+
+    /// Brings every part of the index in line with `guides`, in the foreground.
     pub async fn sync(
         &self,
         guides: &[Guide],
         progress: &(dyn Fn(usize, usize) + Send + Sync),
     ) -> Result<SyncSummary, RetrievalError> {
-        let lexical = self.lexical.sync(guides).await?;
-        let dense = match &self.dense {
-            Some(d) => Some(d.sync(progress).await?),
-            None => None,
-        };
-        let qdrant = match (&self.qdrant, &self.dense) {
-            (Some(q), Some(d)) => {
-                let changed = lexical.added + lexical.updated + lexical.removed > 0
-                    || dense.as_ref().is_some_and(|s| s.embedded + s.pruned > 0);
-                Some(
-                    q.sync(
-                        self.lexical.store(),
-                        &d.embedder().model_id,
-                        d.embedder().dim,
-                        changed,
-                    )
-                    .await?,
-                )
-            }
-            _ => None,
-        };
+        let lexical = self.sync_lexical(guides).await?;
+        let DenseBuild { dense, qdrant } = self.build_dense(progress).await?;
         Ok(SyncSummary {
             lexical,
             dense,
             qdrant,
         })
+    }
+
+    /// The fast part: brings the lexical (FTS5) index in line with `guides`.
+    /// Lexical search is complete when it returns; if guides changed, dense
+    /// search waits for the next [`GuideIndex::build_dense`].
+    pub async fn sync_lexical(&self, guides: &[Guide]) -> Result<IndexSummary, RetrievalError> {
+        let summary = self.lexical.sync(guides).await?;
+        if summary.added + summary.updated + summary.removed > 0 {
+            self.lexical_changed.store(true, Ordering::SeqCst);
+            self.dense_ready.send_replace(false);
+        }
+        Ok(summary)
+    }
+
+    /// The slow part: gives every current chunk a vector (from the database,
+    /// the shipped vectors, or the model), loads them, and syncs Qdrant; then
+    /// marks dense search ready. Searches stay lexical while it runs, so
+    /// `serve` runs this in the background. Does nothing without a model.
+    pub async fn build_dense(
+        &self,
+        progress: &(dyn Fn(usize, usize) + Send + Sync),
+    ) -> Result<DenseBuild, RetrievalError> {
+        let Some(d) = &self.dense else {
+            return Ok(DenseBuild::default());
+        };
+        let _one_at_a_time = self.building.lock().await;
+        let changed_lexically = self.lexical_changed.swap(false, Ordering::SeqCst);
+        let dense = match d.sync(progress).await {
+            Ok(s) => s,
+            Err(e) => {
+                self.lexical_changed
+                    .fetch_or(changed_lexically, Ordering::SeqCst);
+                return Err(e);
+            }
+        };
+        let qdrant = match &self.qdrant {
+            Some(q) => {
+                let changed =
+                    changed_lexically || dense.embedded + dense.imported + dense.pruned > 0;
+                match q
+                    .sync(
+                        self.lexical.store(),
+                        &d.embedder().model_id,
+                        d.embedder().dim,
+                        changed,
+                    )
+                    .await
+                {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        self.lexical_changed
+                            .fetch_or(changed_lexically, Ordering::SeqCst);
+                        return Err(e);
+                    }
+                }
+            }
+            None => None,
+        };
+        self.dense_ready.send_replace(true);
+        Ok(DenseBuild {
+            dense: Some(dense),
+            qdrant,
+        })
+    }
+
+    /// The stored vectors of the current chunks, to ship with the guides;
+    /// None without a model.
+    pub async fn export_vectors(
+        &self,
+    ) -> Result<Option<super::precomputed::Precomputed>, RetrievalError> {
+        match &self.dense {
+            Some(d) => Ok(Some(d.export().await?)),
+            None => Ok(None),
+        }
     }
 
     async fn dense_ranked(&self, query: &str) -> Result<Vec<(i64, f64)>, RetrievalError> {
@@ -183,6 +271,13 @@ impl GuideIndex {
         k: usize,
         mode: RetrievalMode,
     ) -> Result<Vec<Hit>, RetrievalError> {
+        // Until the dense side is built, every search is lexical: it never
+        // waits for embedding and never fails for want of vectors.
+        let mode = if self.is_dense_ready() {
+            mode
+        } else {
+            RetrievalMode::Lexical
+        };
         let (lexical, dense) = match mode {
             RetrievalMode::Lexical => (self.lexical.ranked(query, CANDIDATES).await?, Vec::new()),
             RetrievalMode::Dense => (Vec::new(), self.dense_ranked(query).await?),
