@@ -1,6 +1,12 @@
 //! Vectors in a Qdrant server or cluster, for scale. Chosen when QDRANT_URL
 //! is set; the vectors themselves still come from the local embedder (and its
 //! SQLite cache), Qdrant stores and searches them.
+//!
+//! qdrant-client 1.20 is used with servers from 1.16 on (tests/qdrant.rs
+//! runs against a real 1.16.3 in CI). The client's own compatibility check
+//! is off: it wants minor versions within one of each other, blocks on a
+//! health check while connecting, and prints its verdict to stdout, where
+//! `costbot ask --json` writes its answer.
 
 use std::collections::{HashMap, HashSet};
 
