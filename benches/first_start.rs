@@ -18,7 +18,7 @@ use costbot::retrieval::dense::{default_model_dir, missing_files, DenseIndex, Em
 use costbot::retrieval::{guides, GuideIndex, LexicalIndex};
 use costbot::store::Store;
 
-const TOKEN: &str = "bench:0123456789abcdef0123456789abcdef";
+const SECRET: &str = "0123456789abcdef0123456789abcdef";
 const QUESTION: &str = "How can I cut our NAT gateway costs?";
 
 fn mb(kb: u64) -> String {
@@ -135,7 +135,7 @@ impl Served {
             .port();
         let mut cmd = costbot(data, model);
         cmd.args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .env("COSTBOT_WEBHOOK_TOKENS", TOKEN)
+            .env("COSTBOT_WEBHOOK_TOKENS", format!("bench:{SECRET}"))
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         if let Some(k) = knowledge {
@@ -185,7 +185,7 @@ impl Served {
 async fn inquire(client: &reqwest::Client, url: &str) -> bool {
     client
         .post(format!("{url}/v1/inquiries"))
-        .bearer_auth(TOKEN)
+        .bearer_auth(SECRET)
         .json(&serde_json::json!({ "text": QUESTION }))
         .send()
         .await
