@@ -13,7 +13,7 @@ use crate::costs::explorer::ExplorerSource;
 use crate::costs::sample::SampleSource;
 use crate::costs::CostSource;
 use crate::retrieval::dense::{missing_files, DenseIndex, Embedder};
-use crate::retrieval::index::{DenseBuild, SyncSummary};
+use crate::retrieval::index::{DenseBuild, DenseLoader, SyncSummary};
 use crate::retrieval::precomputed::VectorSource;
 use crate::retrieval::qdrant::QdrantStore;
 use crate::retrieval::{guides, GuideIndex, LexicalIndex, RetrievalError};
@@ -64,14 +64,26 @@ impl App {
         progress: &(dyn Fn(usize, usize) + Send + Sync),
     ) -> Result<App, AppError> {
         let mut app = Self::build_lexical(config, as_of).await?;
-        let built = app.build_dense(progress).await?;
-        app.index.dense = built.dense;
-        app.index.qdrant = built.qdrant;
+        match app.build_dense(progress).await {
+            Ok(built) => {
+                app.index.dense = built.dense;
+                app.index.qdrant = built.qdrant;
+            }
+            // In hybrid mode a model that does not load means lexical search.
+            Err(e)
+                if app.config.retrieval.mode == RetrievalMode::Hybrid
+                    && !app.guides.has_dense() =>
+            {
+                tracing::debug!(reason = %e, "dense retrieval off");
+                app.dense_status = Some(e.to_string());
+            }
+            Err(e) => return Err(e),
+        }
         Ok(app)
     }
 
     /// Builds the app with lexical guide search ready and dense search not
-    /// yet built (fast: no embedding). Searches are lexical until
+    /// yet built (fast: neither the model is loaded nor anything embedded). Searches are lexical until
     /// [`App::build_dense`] (or `app.guides.build_dense`) has run; `serve`
     /// runs that in the background and `app.guides.dense_ready()` says when
     /// it is done.
@@ -89,7 +101,7 @@ impl App {
             tracing::warn!(error = %e, "could not prune the cost cache");
         }
         let source_metrics = cached.metrics();
-        let (dense, dense_status) = load_dense(&config, &store)?;
+        let (dense, dense_status) = dense_loader(&config, &store)?;
         let qdrant = match (&config.retrieval.qdrant_url, &dense) {
             (Some(url), Some(_)) => Some(QdrantStore::connect(
                 url,
@@ -98,12 +110,16 @@ impl App {
             )?),
             _ => None,
         };
-        let index = Arc::new(GuideIndex::new(
+        let mut index = GuideIndex::new(
             LexicalIndex::new(store.clone()),
-            dense,
+            None,
             qdrant,
             config.retrieval.mode,
-        ));
+        );
+        if let Some(loader) = dense {
+            index = index.with_dense_loader(loader);
+        }
+        let index = Arc::new(index);
         let guides = guides::load(config.knowledge_dir.as_deref())?;
         let summary = SyncSummary {
             lexical: index.sync_lexical(&guides).await?,
@@ -157,17 +173,18 @@ pub fn release_free_memory() {
     }
 }
 
-/// Loads the embedding model when the mode wants it and the files are there.
-/// In hybrid mode a missing model means lexical search, with the reason kept
-/// for `doctor`; in dense mode it is an error.
-fn load_dense(
+/// What loads the embedding model when the mode wants it and the files are
+/// there (loading happens in `build_dense`). In hybrid mode a missing model
+/// means lexical search, with the reason kept for `doctor`; in dense mode it
+/// is an error.
+fn dense_loader(
     config: &Config,
     store: &Store,
-) -> Result<(Option<Arc<DenseIndex>>, Option<String>), AppError> {
+) -> Result<(Option<DenseLoader>, Option<String>), AppError> {
     if config.retrieval.mode == RetrievalMode::Lexical {
         return Ok((None, Some("retrieval.mode is lexical".into())));
     }
-    let why_not = |reason: String| -> Result<(Option<Arc<DenseIndex>>, Option<String>), AppError> {
+    let why_not = |reason: String| -> Result<(Option<DenseLoader>, Option<String>), AppError> {
         if config.retrieval.mode == RetrievalMode::Dense {
             Err(AppError::Retrieval(RetrievalError::Dense(reason)))
         } else {
@@ -187,16 +204,20 @@ fn load_dense(
             dir.display()
         ));
     }
-    match Embedder::load_with(&dir, config.retrieval.model) {
-        Ok(e) => Ok((
-            Some(Arc::new(
-                DenseIndex::new(store.clone(), Arc::new(e))
-                    .with_precomputed(vector_sources(config)),
-            )),
-            None,
-        )),
-        Err(e) => why_not(e.to_string()),
-    }
+    let (store, options, sources) = (
+        store.clone(),
+        config.retrieval.model,
+        vector_sources(config),
+    );
+    Ok((
+        Some(Box::new(move || {
+            let e = Embedder::load_with(&dir, options)?;
+            Ok(Arc::new(
+                DenseIndex::new(store, Arc::new(e)).with_precomputed(sources),
+            ))
+        })),
+        None,
+    ))
 }
 
 /// Where precomputed guide vectors are looked for: next to configured

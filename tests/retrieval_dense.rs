@@ -328,12 +328,18 @@ async fn search_is_lexical_until_the_dense_side_is_built() {
     let knowledge = model::three_guides();
     let data = tempfile::tempdir().unwrap();
     let store = Store::open(&data.path().join("k.db")).await.unwrap();
+    // The model loads in build_dense, as in `serve`.
+    let for_loader = store.clone();
     let index = GuideIndex::new(
         LexicalIndex::new(store.clone()),
-        Some(Arc::new(DenseIndex::new(store.clone(), e))),
+        None,
         None,
         RetrievalMode::Hybrid,
-    );
+    )
+    .with_dense_loader(Box::new(move || {
+        Ok(Arc::new(DenseIndex::new(for_loader, e)))
+    }));
+    assert!(index.has_dense());
     let mut ready = index.dense_ready();
     index
         .sync_lexical(&guides::load(Some(knowledge.path())).unwrap())

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -93,9 +93,15 @@ pub struct DenseBuild {
     pub qdrant: Option<super::qdrant::QdrantSummary>,
 }
 
+/// Loads the model and makes the dense index; run on a blocking thread by
+/// [`GuideIndex::build_dense`], so starting up does not wait for the model.
+pub type DenseLoader = Box<dyn FnOnce() -> Result<Arc<DenseIndex>, RetrievalError> + Send>;
+
 pub struct GuideIndex {
     lexical: LexicalIndex,
-    dense: Option<Arc<DenseIndex>>,
+    dense: OnceLock<Arc<DenseIndex>>,
+    /// The model, when it is still to be loaded.
+    dense_loader: Mutex<Option<DenseLoader>>,
     qdrant: Option<QdrantStore>,
     mode: RetrievalMode,
     /// True once every current chunk has a vector where dense search looks
@@ -115,9 +121,14 @@ impl GuideIndex {
         qdrant: Option<QdrantStore>,
         mode: RetrievalMode,
     ) -> Self {
+        let cell = OnceLock::new();
+        if let Some(d) = dense {
+            let _ = cell.set(d);
+        }
         GuideIndex {
             lexical,
-            dense,
+            dense: cell,
+            dense_loader: Mutex::new(None),
             qdrant,
             mode,
             dense_ready: watch::channel(false).0,
@@ -126,13 +137,25 @@ impl GuideIndex {
         }
     }
 
+    /// Loads the dense index in [`GuideIndex::build_dense`] rather than now.
+    pub fn with_dense_loader(self, loader: DenseLoader) -> Self {
+        *self.dense_loader.lock().unwrap_or_else(|e| e.into_inner()) = Some(loader);
+        self
+    }
+
+    /// Whether there is a model (loaded, or to be loaded by `build_dense`).
     pub fn has_dense(&self) -> bool {
-        self.dense.is_some()
+        self.dense.get().is_some()
+            || self
+                .dense_loader
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_some()
     }
 
     /// The configured mode, or lexical when there is no model.
     pub fn mode(&self) -> RetrievalMode {
-        if self.dense.is_none() {
+        if !self.has_dense() {
             RetrievalMode::Lexical
         } else {
             self.mode
@@ -178,18 +201,34 @@ impl GuideIndex {
         Ok(summary)
     }
 
-    /// The slow part: gives every current chunk a vector (from the database,
-    /// the shipped vectors, or the model), loads them, and syncs Qdrant; then
-    /// marks dense search ready. Searches stay lexical while it runs, so
-    /// `serve` runs this in the background. Does nothing without a model.
+    /// The slow part: loads the model if it is not yet, gives every current
+    /// chunk a vector (from the database, the shipped vectors, or the
+    /// model), loads them, and syncs Qdrant; then marks dense search ready.
+    /// Searches stay lexical while it runs, so `serve` runs this in the
+    /// background. Does nothing without a model; if the model fails to load,
+    /// search stays lexical for good.
     pub async fn build_dense(
         &self,
         progress: &(dyn Fn(usize, usize) + Send + Sync),
     ) -> Result<DenseBuild, RetrievalError> {
-        let Some(d) = &self.dense else {
+        let _one_at_a_time = self.building.lock().await;
+        if self.dense.get().is_none() {
+            let loader = self
+                .dense_loader
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            let Some(loader) = loader else {
+                return Ok(DenseBuild::default());
+            };
+            let loaded = tokio::task::spawn_blocking(loader)
+                .await
+                .map_err(|e| RetrievalError::Dense(e.to_string()))??;
+            let _ = self.dense.set(loaded);
+        }
+        let Some(d) = self.dense.get() else {
             return Ok(DenseBuild::default());
         };
-        let _one_at_a_time = self.building.lock().await;
         let changed_lexically = self.lexical_changed.swap(false, Ordering::SeqCst);
         let dense = match d.sync(progress).await {
             Ok(s) => s,
@@ -234,14 +273,14 @@ impl GuideIndex {
     pub async fn export_vectors(
         &self,
     ) -> Result<Option<super::precomputed::Precomputed>, RetrievalError> {
-        match &self.dense {
+        match self.dense.get() {
             Some(d) => Ok(Some(d.export().await?)),
             None => Ok(None),
         }
     }
 
     async fn dense_ranked(&self, query: &str) -> Result<Vec<(i64, f64)>, RetrievalError> {
-        let Some(dense) = &self.dense else {
+        let Some(dense) = self.dense.get() else {
             return Ok(Vec::new());
         };
         match &self.qdrant {
@@ -358,6 +397,35 @@ impl Retriever for GuideIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_model_that_does_not_load_leaves_search_lexical() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(&dir.path().join("k.db"))
+            .await
+            .unwrap();
+        let index = GuideIndex::new(LexicalIndex::new(store), None, None, RetrievalMode::Hybrid)
+            .with_dense_loader(Box::new(|| {
+                Err(RetrievalError::Dense("no such model".into()))
+            }));
+        index
+            .sync_lexical(&super::super::guides::load(None).unwrap())
+            .await
+            .unwrap();
+        assert!(index.has_dense());
+        assert!(!index.is_dense_ready());
+        let before = index.search("NAT gateway charges", &[], 3).await.unwrap();
+        assert_eq!(before[0].guide, "nat-gateway.md");
+        let err = index.build_dense(&|_, _| {}).await.unwrap_err();
+        assert!(err.to_string().contains("no such model"), "{err}");
+        assert!(!index.has_dense());
+        assert_eq!(index.mode(), RetrievalMode::Lexical);
+        assert!(!index.is_dense_ready());
+        assert_eq!(
+            index.search("NAT gateway charges", &[], 3).await.unwrap(),
+            before
+        );
+    }
 
     #[test]
     fn rrf_rewards_agreement() {
