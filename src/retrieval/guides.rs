@@ -11,6 +11,11 @@ use super::RetrievalError;
 /// The guides shipped inside the binary, used when no directory is configured.
 static EMBEDDED: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/knowledge");
 
+/// The knowledge directory compiled into the binary (guides and `embeddings/`).
+pub(crate) fn embedded_dir() -> &'static Dir<'static> {
+    &EMBEDDED
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FrontMatter {

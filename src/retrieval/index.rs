@@ -2,10 +2,12 @@
 //! their fusion. Implements [`Retriever`] for the Agent.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use async_trait::async_trait;
 use serde::Serialize;
+use tokio::sync::watch;
 
 use super::dense::{DenseIndex, DenseSummary};
 use super::guides::Guide;
@@ -84,11 +86,32 @@ pub struct SyncSummary {
     pub qdrant: Option<super::qdrant::QdrantSummary>,
 }
 
+/// What building the dense side did; both None when dense retrieval is off.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct DenseBuild {
+    pub dense: Option<DenseSummary>,
+    pub qdrant: Option<super::qdrant::QdrantSummary>,
+}
+
+/// Loads the model and makes the dense index; run on a blocking thread by
+/// [`GuideIndex::build_dense`], so starting up does not wait for the model.
+pub type DenseLoader = Box<dyn FnOnce() -> Result<Arc<DenseIndex>, RetrievalError> + Send>;
+
 pub struct GuideIndex {
     lexical: LexicalIndex,
-    dense: Option<Arc<DenseIndex>>,
+    dense: OnceLock<Arc<DenseIndex>>,
+    /// The model, when it is still to be loaded.
+    dense_loader: Mutex<Option<DenseLoader>>,
     qdrant: Option<QdrantStore>,
     mode: RetrievalMode,
+    /// True once every current chunk has a vector where dense search looks
+    /// (memory or Qdrant); until then searches are lexical.
+    dense_ready: watch::Sender<bool>,
+    /// Whether the lexical index changed since the last dense build (Qdrant
+    /// then re-sends its points).
+    lexical_changed: AtomicBool,
+    /// One dense build at a time.
+    building: tokio::sync::Mutex<()>,
 }
 
 impl GuideIndex {
@@ -98,53 +121,67 @@ impl GuideIndex {
         qdrant: Option<QdrantStore>,
         mode: RetrievalMode,
     ) -> Self {
+        let cell = OnceLock::new();
+        if let Some(d) = dense {
+            let _ = cell.set(d);
+        }
         GuideIndex {
             lexical,
-            dense,
+            dense: cell,
+            dense_loader: Mutex::new(None),
             qdrant,
             mode,
+            dense_ready: watch::channel(false).0,
+            lexical_changed: AtomicBool::new(false),
+            building: tokio::sync::Mutex::new(()),
         }
     }
 
-    pub fn has_dense(&self) -> bool {
-        self.dense.is_some()
+    /// Loads the dense index in [`GuideIndex::build_dense`] rather than now.
+    pub fn with_dense_loader(self, loader: DenseLoader) -> Self {
+        *self.dense_loader.lock().unwrap_or_else(|e| e.into_inner()) = Some(loader);
+        self
     }
 
+    /// Whether there is a model (loaded, or to be loaded by `build_dense`).
+    pub fn has_dense(&self) -> bool {
+        self.dense.get().is_some()
+            || self
+                .dense_loader
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_some()
+    }
+
+    /// The configured mode, or lexical when there is no model.
     pub fn mode(&self) -> RetrievalMode {
-        if self.dense.is_none() {
+        if !self.has_dense() {
             RetrievalMode::Lexical
         } else {
             self.mode
         }
     }
 
-    /// Brings every part of the index in line with `guides`.
+    /// Whether dense search is usable now.
+    pub fn is_dense_ready(&self) -> bool {
+        *self.dense_ready.borrow()
+    }
+
+    /// Follows dense readiness: true once [`GuideIndex::build_dense`]
+    /// finished for the current guides, false again when
+    /// [`GuideIndex::sync_lexical`] changes them. Stays false without a model.
+    pub fn dense_ready(&self) -> watch::Receiver<bool> {
+        self.dense_ready.subscribe()
+    }
+
+    /// Brings every part of the index in line with `guides`, in the foreground.
     pub async fn sync(
         &self,
         guides: &[Guide],
         progress: &(dyn Fn(usize, usize) + Send + Sync),
     ) -> Result<SyncSummary, RetrievalError> {
-        let lexical = self.lexical.sync(guides).await?;
-        let dense = match &self.dense {
-            Some(d) => Some(d.sync(progress).await?),
-            None => None,
-        };
-        let qdrant = match (&self.qdrant, &self.dense) {
-            (Some(q), Some(d)) => {
-                let changed = lexical.added + lexical.updated + lexical.removed > 0
-                    || dense.as_ref().is_some_and(|s| s.embedded + s.pruned > 0);
-                Some(
-                    q.sync(
-                        self.lexical.store(),
-                        &d.embedder().model_id,
-                        d.embedder().dim,
-                        changed,
-                    )
-                    .await?,
-                )
-            }
-            _ => None,
-        };
+        let lexical = self.sync_lexical(guides).await?;
+        let DenseBuild { dense, qdrant } = self.build_dense(progress).await?;
         Ok(SyncSummary {
             lexical,
             dense,
@@ -152,8 +189,98 @@ impl GuideIndex {
         })
     }
 
+    /// The fast part: brings the lexical (FTS5) index in line with `guides`.
+    /// Lexical search is complete when it returns; if guides changed, dense
+    /// search waits for the next [`GuideIndex::build_dense`].
+    pub async fn sync_lexical(&self, guides: &[Guide]) -> Result<IndexSummary, RetrievalError> {
+        let summary = self.lexical.sync(guides).await?;
+        if summary.added + summary.updated + summary.removed > 0 {
+            self.lexical_changed.store(true, Ordering::SeqCst);
+            self.dense_ready.send_replace(false);
+        }
+        Ok(summary)
+    }
+
+    /// The slow part: loads the model if it is not yet, gives every current
+    /// chunk a vector (from the database, the shipped vectors, or the
+    /// model), loads them, and syncs Qdrant; then marks dense search ready.
+    /// Searches stay lexical while it runs, so `serve` runs this in the
+    /// background. Does nothing without a model; if the model fails to load,
+    /// search stays lexical for good.
+    pub async fn build_dense(
+        &self,
+        progress: &(dyn Fn(usize, usize) + Send + Sync),
+    ) -> Result<DenseBuild, RetrievalError> {
+        let _one_at_a_time = self.building.lock().await;
+        if self.dense.get().is_none() {
+            let loader = self
+                .dense_loader
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            let Some(loader) = loader else {
+                return Ok(DenseBuild::default());
+            };
+            let loaded = tokio::task::spawn_blocking(loader)
+                .await
+                .map_err(|e| RetrievalError::Dense(e.to_string()))??;
+            let _ = self.dense.set(loaded);
+        }
+        let Some(d) = self.dense.get() else {
+            return Ok(DenseBuild::default());
+        };
+        let changed_lexically = self.lexical_changed.swap(false, Ordering::SeqCst);
+        let dense = match d.sync(progress).await {
+            Ok(s) => s,
+            Err(e) => {
+                self.lexical_changed
+                    .fetch_or(changed_lexically, Ordering::SeqCst);
+                return Err(e);
+            }
+        };
+        let qdrant = match &self.qdrant {
+            Some(q) => {
+                let changed =
+                    changed_lexically || dense.embedded + dense.imported + dense.pruned > 0;
+                match q
+                    .sync(
+                        self.lexical.store(),
+                        &d.embedder().model_id,
+                        d.embedder().dim,
+                        changed,
+                    )
+                    .await
+                {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        self.lexical_changed
+                            .fetch_or(changed_lexically, Ordering::SeqCst);
+                        return Err(e);
+                    }
+                }
+            }
+            None => None,
+        };
+        self.dense_ready.send_replace(true);
+        Ok(DenseBuild {
+            dense: Some(dense),
+            qdrant,
+        })
+    }
+
+    /// The stored vectors of the current chunks, to ship with the guides;
+    /// None without a model.
+    pub async fn export_vectors(
+        &self,
+    ) -> Result<Option<super::precomputed::Precomputed>, RetrievalError> {
+        match self.dense.get() {
+            Some(d) => Ok(Some(d.export().await?)),
+            None => Ok(None),
+        }
+    }
+
     async fn dense_ranked(&self, query: &str) -> Result<Vec<(i64, f64)>, RetrievalError> {
-        let Some(dense) = &self.dense else {
+        let Some(dense) = self.dense.get() else {
             return Ok(Vec::new());
         };
         match &self.qdrant {
@@ -183,6 +310,13 @@ impl GuideIndex {
         k: usize,
         mode: RetrievalMode,
     ) -> Result<Vec<Hit>, RetrievalError> {
+        // Until the dense side is built, every search is lexical: it never
+        // waits for embedding and never fails for want of vectors.
+        let mode = if self.is_dense_ready() {
+            mode
+        } else {
+            RetrievalMode::Lexical
+        };
         let (lexical, dense) = match mode {
             RetrievalMode::Lexical => (self.lexical.ranked(query, CANDIDATES).await?, Vec::new()),
             RetrievalMode::Dense => (Vec::new(), self.dense_ranked(query).await?),
@@ -263,6 +397,35 @@ impl Retriever for GuideIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_model_that_does_not_load_leaves_search_lexical() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::open(&dir.path().join("k.db"))
+            .await
+            .unwrap();
+        let index = GuideIndex::new(LexicalIndex::new(store), None, None, RetrievalMode::Hybrid)
+            .with_dense_loader(Box::new(|| {
+                Err(RetrievalError::Dense("no such model".into()))
+            }));
+        index
+            .sync_lexical(&super::super::guides::load(None).unwrap())
+            .await
+            .unwrap();
+        assert!(index.has_dense());
+        assert!(!index.is_dense_ready());
+        let before = index.search("NAT gateway charges", &[], 3).await.unwrap();
+        assert_eq!(before[0].guide, "nat-gateway.md");
+        let err = index.build_dense(&|_, _| {}).await.unwrap_err();
+        assert!(err.to_string().contains("no such model"), "{err}");
+        assert!(!index.has_dense());
+        assert_eq!(index.mode(), RetrievalMode::Lexical);
+        assert!(!index.is_dense_ready());
+        assert_eq!(
+            index.search("NAT gateway charges", &[], 3).await.unwrap(),
+            before
+        );
+    }
 
     #[test]
     fn rrf_rewards_agreement() {

@@ -4,11 +4,10 @@ use std::collections::HashSet;
 
 use async_trait::async_trait;
 use serde::Serialize;
-use sqlx::Row;
 
 use super::guides::{FrontMatter, Guide};
 use super::{Hit, RetrievalError, Retriever};
-use crate::store::Store;
+use crate::store::{ChunkRecord, GuideRecord, Store};
 
 #[derive(Clone)]
 pub struct LexicalIndex {
@@ -63,22 +62,16 @@ impl LexicalIndex {
 
     /// Brings the index in line with `guides`: only changed guides are rewritten.
     pub async fn sync(&self, guides: &[Guide]) -> Result<IndexSummary, RetrievalError> {
-        let pool = self.store.pool();
-        let existing: Vec<(String, String)> =
-            sqlx::query_as("SELECT path, content_hash FROM guides")
-                .fetch_all(pool)
-                .await
-                .map_err(index_err)?;
+        let existing = self.store.guide_hashes().await.map_err(index_err)?;
         let mut summary = IndexSummary::default();
-        let mut tx = pool.begin().await.map_err(index_err)?;
         let wanted: HashSet<&str> = guides.iter().map(|g| g.path.as_str()).collect();
-        for (path, _) in existing
+        let removed: Vec<String> = existing
             .iter()
             .filter(|(p, _)| !wanted.contains(p.as_str()))
-        {
-            delete_guide(&mut tx, path).await?;
-            summary.removed += 1;
-        }
+            .map(|(p, _)| p.clone())
+            .collect();
+        summary.removed = removed.len();
+        let mut written = Vec::new();
         for g in guides {
             let hash = g.content_hash();
             match existing.iter().find(|(p, _)| *p == g.path) {
@@ -86,50 +79,41 @@ impl LexicalIndex {
                     summary.unchanged += 1;
                     continue;
                 }
-                Some(_) => {
-                    delete_guide(&mut tx, &g.path).await?;
-                    summary.updated += 1;
-                }
+                Some(_) => summary.updated += 1,
                 None => summary.added += 1,
             }
-            sqlx::query("INSERT INTO guides (path, title, meta, content_hash) VALUES (?, ?, ?, ?)")
-                .bind(&g.path)
-                .bind(&g.meta.title)
-                .bind(serde_json::to_string(&g.meta).map_err(index_err)?)
-                .bind(&hash)
-                .execute(&mut *tx)
+            written.push(record(g, hash)?);
+        }
+        if !removed.is_empty() || !written.is_empty() {
+            self.store
+                .write_guides(&removed, &written)
                 .await
                 .map_err(index_err)?;
-            for c in g.chunks() {
-                let text_hash = chunk_hash(&c.section, &c.text);
-                let id = sqlx::query("INSERT INTO chunks (guide_path, ord, section, body, content_hash) VALUES (?, ?, ?, ?, ?)")
-                    .bind(&g.path)
-                    .bind(c.ord as i64)
-                    .bind(&c.section)
-                    .bind(&c.text)
-                    .bind(&text_hash)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(index_err)?
-                    .last_insert_rowid();
-                sqlx::query("INSERT INTO chunks_fts (rowid, title, section, body, tags) VALUES (?, ?, ?, ?, ?)")
-                    .bind(id)
-                    .bind(&g.meta.title)
-                    .bind(&c.section)
-                    .bind(&c.text)
-                    .bind(format!("{} {}", g.meta.tags.join(" "), g.meta.services.join(" ")))
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(index_err)?;
-            }
         }
-        tx.commit().await.map_err(index_err)?;
-        summary.chunks = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM chunks")
-            .fetch_one(pool)
-            .await
-            .map_err(index_err)? as usize;
+        summary.chunks = self.store.chunk_count().await.map_err(index_err)?;
         Ok(summary)
     }
+}
+
+/// A guide as the store keeps it.
+fn record(g: &Guide, content_hash: String) -> Result<GuideRecord, RetrievalError> {
+    Ok(GuideRecord {
+        path: g.path.clone(),
+        title: g.meta.title.clone(),
+        meta: serde_json::to_string(&g.meta).map_err(index_err)?,
+        content_hash,
+        tags: format!("{} {}", g.meta.tags.join(" "), g.meta.services.join(" ")),
+        chunks: g
+            .chunks()
+            .into_iter()
+            .map(|c| ChunkRecord {
+                ord: c.ord as i64,
+                content_hash: chunk_hash(&c.section, &c.text),
+                section: c.section,
+                body: c.text,
+            })
+            .collect(),
+    })
 }
 
 /// The hash of what is embedded for a chunk: its section path and text.
@@ -151,14 +135,10 @@ impl LexicalIndex {
         let Some(expr) = match_expression(query) else {
             return Ok(Vec::new());
         };
-        let rows: Vec<(i64, f64)> = sqlx::query_as("SELECT rowid, bm25(chunks_fts, 4.0, 3.0, 1.0, 2.0) FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY 2 LIMIT ?")
-            .bind(&expr)
-            .bind(limit as i64)
-            .fetch_all(self.store.pool())
+        self.store
+            .search_chunks(&expr, limit)
             .await
-            .map_err(index_err)?;
-        // bm25 is negative, lower is better; flip so higher is better.
-        Ok(rows.into_iter().map(|(id, s)| (id, -s)).collect())
+            .map_err(index_err)
     }
 
     /// The citation details of chunks, by id.
@@ -167,58 +147,24 @@ impl LexicalIndex {
         ids: &[i64],
     ) -> Result<std::collections::HashMap<i64, Hit>, RetrievalError> {
         let mut out = std::collections::HashMap::new();
-        if ids.is_empty() {
-            return Ok(out);
-        }
-        let placeholders = vec!["?"; ids.len()].join(",");
-        let sql = format!("SELECT c.id, c.guide_path, c.section, c.body, g.title, g.meta FROM chunks c JOIN guides g ON g.path = c.guide_path WHERE c.id IN ({placeholders})");
-        let mut q = sqlx::query(&sql);
-        for id in ids {
-            q = q.bind(id);
-        }
-        for r in q.fetch_all(self.store.pool()).await.map_err(index_err)? {
-            let meta: FrontMatter =
-                serde_json::from_str(&r.get::<String, _>("meta")).map_err(index_err)?;
+        for c in self.store.chunk_details(ids).await.map_err(index_err)? {
+            let meta: FrontMatter = serde_json::from_str(&c.meta).map_err(index_err)?;
             out.insert(
-                r.get::<i64, _>("id"),
+                c.id,
                 Hit {
-                    guide: r.get("guide_path"),
-                    title: r.get("title"),
-                    section: r.get("section"),
-                    text: r.get("body"),
+                    guide: c.guide_path,
+                    title: c.title,
+                    section: c.section,
+                    text: c.body,
                     source_url: meta.sources.first().cloned(),
-                    services: meta.services.clone(),
-                    typical_savings: meta.typical_savings.clone(),
+                    services: meta.services,
+                    typical_savings: meta.typical_savings,
                     score: 0.0,
                 },
             );
         }
         Ok(out)
     }
-}
-
-async fn delete_guide(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    path: &str,
-) -> Result<(), RetrievalError> {
-    sqlx::query(
-        "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE guide_path = ?)",
-    )
-    .bind(path)
-    .execute(&mut **tx)
-    .await
-    .map_err(index_err)?;
-    sqlx::query("DELETE FROM chunks WHERE guide_path = ?")
-        .bind(path)
-        .execute(&mut **tx)
-        .await
-        .map_err(index_err)?;
-    sqlx::query("DELETE FROM guides WHERE path = ?")
-        .bind(path)
-        .execute(&mut **tx)
-        .await
-        .map_err(index_err)?;
-    Ok(())
 }
 
 #[async_trait]

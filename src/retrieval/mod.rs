@@ -5,6 +5,7 @@ pub mod eval;
 pub mod guides;
 pub mod index;
 pub mod lexical;
+pub mod precomputed;
 pub mod qdrant;
 
 use async_trait::async_trait;

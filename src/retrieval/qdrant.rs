@@ -1,6 +1,12 @@
 //! Vectors in a Qdrant server or cluster, for scale. Chosen when QDRANT_URL
 //! is set; the vectors themselves still come from the local embedder (and its
 //! SQLite cache), Qdrant stores and searches them.
+//!
+//! qdrant-client 1.20 is used with servers from 1.16 on (tests/qdrant.rs
+//! runs against a real 1.16.3 in CI). The client's own compatibility check
+//! is off: it wants minor versions within one of each other, blocks on a
+//! health check while connecting, and prints its verdict to stdout, where
+//! `costbot ask --json` writes its answer.
 
 use std::collections::{HashMap, HashSet};
 
@@ -12,7 +18,6 @@ use qdrant_client::qdrant::{
 };
 use qdrant_client::{Payload, Qdrant};
 use serde::Serialize;
-use sqlx::Row;
 
 use super::RetrievalError;
 use crate::config::Secret;
@@ -45,7 +50,9 @@ impl QdrantStore {
         api_key: Option<&Secret>,
         collection: &str,
     ) -> Result<QdrantStore, RetrievalError> {
-        let mut builder = Qdrant::from_url(url);
+        // The client's own version check would block on a health check while
+        // connecting and print to stdout; `server_version` asks instead.
+        let mut builder = Qdrant::from_url(url).skip_compatibility_check();
         if let Some(k) = api_key {
             builder = builder.api_key(k.expose().to_string());
         }
@@ -53,6 +60,11 @@ impl QdrantStore {
             client: builder.build().map_err(q_err)?,
             collection: collection.to_string(),
         })
+    }
+
+    /// The server's version (its health check).
+    pub async fn server_version(&self) -> Result<String, RetrievalError> {
+        Ok(self.client.health_check().await.map_err(q_err)?.version)
     }
 
     /// Creates the collection (cosine, `dim`) and the payload index for service filters if missing.
@@ -101,10 +113,7 @@ impl QdrantStore {
             ..Default::default()
         };
         if !changed && !summary.created_collection {
-            let chunks: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM chunks")
-                .fetch_one(store.pool())
-                .await
-                .map_err(q_err)?;
+            let chunks = store.chunk_count().await.map_err(q_err)?;
             let points = self
                 .client
                 .count(CountPointsBuilder::new(&self.collection).exact(true))
@@ -114,35 +123,25 @@ impl QdrantStore {
                 return Ok(summary);
             }
         }
-        let rows = sqlx::query(
-            "SELECT c.content_hash, c.guide_path, c.section, g.meta, e.vector FROM chunks c
-             JOIN guides g ON g.path = c.guide_path JOIN embeddings e ON e.text_hash = c.content_hash AND e.model = ?",
-        )
-        .bind(model)
-        .fetch_all(store.pool())
-        .await
-        .map_err(q_err)?;
+        let rows = store
+            .chunk_vectors_with_details(model)
+            .await
+            .map_err(q_err)?;
         let mut points = Vec::new();
         let mut wanted = HashSet::new();
         for r in rows {
-            let hash: String = r.get(0);
-            let meta: super::guides::FrontMatter =
-                serde_json::from_str(&r.get::<String, _>(3)).map_err(q_err)?;
-            let vector: Vec<f32> = r
-                .get::<Vec<u8>, _>(4)
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
+            let meta: super::guides::FrontMatter = serde_json::from_str(&r.meta).map_err(q_err)?;
+            let id = point_id(&r.content_hash);
             let payload = Payload::try_from(serde_json::json!({
-                "text_hash": hash,
-                "guide": r.get::<String, _>(1),
-                "section": r.get::<String, _>(2),
+                "text_hash": r.content_hash,
+                "guide": r.guide_path,
+                "section": r.section,
                 "services": meta.services,
                 "model": model,
             }))
             .map_err(q_err)?;
-            wanted.insert(point_id(&hash));
-            points.push(PointStruct::new(point_id(&hash), vector, payload));
+            wanted.insert(id);
+            points.push(PointStruct::new(id, r.vector, payload));
         }
         summary.upserted = points.len();
         if !points.is_empty() {
@@ -221,10 +220,7 @@ impl QdrantStore {
             )
             .collect();
         // Map point ids back to chunk ids through the content hash.
-        let chunks: Vec<(i64, String)> = sqlx::query_as("SELECT id, content_hash FROM chunks")
-            .fetch_all(store.pool())
-            .await
-            .map_err(q_err)?;
+        let chunks = store.chunk_hashes().await.map_err(q_err)?;
         let by_point: HashMap<u64, i64> = chunks
             .into_iter()
             .map(|(id, h)| (point_id(&h), id))
