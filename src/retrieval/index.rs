@@ -285,13 +285,8 @@ impl GuideIndex {
         };
         match &self.qdrant {
             Some(q) => {
-                let embedder = dense.embedder().clone();
-                let text = query.to_string();
-                let v = tokio::task::spawn_blocking(move || embedder.embed(&[text]))
-                    .await
-                    .map_err(|e| RetrievalError::Dense(e.to_string()))??;
-                q.ranked(self.lexical.store(), &v[0], None, CANDIDATES)
-                    .await
+                let v = dense.embedder().embed_query(query).await?;
+                q.ranked(self.lexical.store(), &v, None, CANDIDATES).await
             }
             None => Ok(dense
                 .ranked(query, CANDIDATES)
