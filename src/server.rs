@@ -75,6 +75,19 @@ pub struct Health {
     pub source_metrics: Arc<SourceMetrics>,
     /// When set, `/metrics` needs it as a bearer token.
     pub metrics_token: Option<Secret>,
+    /// Dense guide search readiness; None when there is no model (lexical only).
+    pub dense_ready: Option<tokio::sync::watch::Receiver<bool>>,
+}
+
+impl Health {
+    /// "ready", "building" or "off".
+    fn dense_state(&self) -> &'static str {
+        match &self.dense_ready {
+            None => "off",
+            Some(r) if *r.borrow() => "ready",
+            Some(_) => "building",
+        }
+    }
 }
 
 impl Health {
@@ -84,6 +97,7 @@ impl Health {
             metrics,
             source_metrics: app.source_metrics.clone(),
             metrics_token: app.config.server.metrics_token.clone(),
+            dense_ready: app.guides.has_dense().then(|| app.guides.dense_ready()),
         }
     }
 }
@@ -165,10 +179,18 @@ async fn method_not_allowed() -> ApiError {
 }
 
 async fn readyz(State(health): State<Health>) -> impl IntoResponse {
+    // Questions are answered as soon as lexical search is up; dense search
+    // joins later, which the second line says.
     if health.store.ping().await {
-        (StatusCode::OK, "ready\n")
+        (
+            StatusCode::OK,
+            format!("ready\ndense guide search: {}\n", health.dense_state()),
+        )
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database unavailable\n".to_string(),
+        )
     }
 }
 
@@ -197,6 +219,9 @@ async fn metrics(State(health): State<Health>, headers: HeaderMap) -> Result<Res
          # HELP costbot_cost_explorer_requests_this_month Billable requests recorded this calendar month (UTC), all processes.\n\
          # TYPE costbot_cost_explorer_requests_this_month gauge\n\
          costbot_cost_explorer_requests_this_month {}\n\
+         # HELP costbot_dense_search_ready 1 once dense guide search is built, 0 while it is built or when it is off.\n\
+         # TYPE costbot_dense_search_ready gauge\n\
+         costbot_dense_search_ready {}\n\
          # HELP costbot_cost_cache_hits_total Queries answered from the cost cache.\n\
          # TYPE costbot_cost_cache_hits_total counter\n\
          costbot_cost_cache_hits_total {}\n\
@@ -206,6 +231,7 @@ async fn metrics(State(health): State<Health>, headers: HeaderMap) -> Result<Res
         requests,
         requests as f64 * 0.01,
         month_requests,
+        u8::from(health.dense_state() == "ready"),
         s.cache_hits.load(Ordering::Relaxed),
         s.cache_misses.load(Ordering::Relaxed),
     ));

@@ -87,6 +87,39 @@ async fn health_answers_within_a_second_on_a_fresh_data_dir_with_the_model() {
             .is_some_and(|c| c.iter().any(|c| c["guide"] == "nat-gateway.md")),
         "{body}"
     );
+    // Dense search joins in the background (from the shipped guide vectors).
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let body = client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if body.contains("dense guide search: ready") {
+            break;
+        }
+        assert!(body.contains("dense guide search: building"), "{body}");
+        assert!(
+            Instant::now() < deadline,
+            "dense search never joined: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("costbot_dense_search_ready 1"),
+        "{metrics}"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 }
