@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod conversations;
+pub mod slack;
 
 use std::path::Path;
 use std::str::FromStr;
