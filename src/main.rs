@@ -158,16 +158,15 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             config.webhook_tokens()?;
             let app = App::build(config, None).await?;
             let metrics = Metrics::new();
-            let router = server::router(
-                channels::routers(&app, &metrics)?,
-                server::Health::from_app(&app, metrics.clone()),
-            );
+            let shutdown = Shutdown::new();
+            let mut routers = channels::routers(&app, &metrics)?;
+            routers.extend(channels::slack::serve(&app, &metrics, &shutdown)?);
+            let router = server::router(routers, server::Health::from_app(&app, metrics.clone()));
             let options = server::ServerOptions::from_config(&app.config.server);
             let listener = tokio::net::TcpListener::bind(&bind)
                 .await
                 .with_context(|| format!("binding {bind}"))?;
             tracing::info!(address = %listener.local_addr()?, "costbot is listening");
-            let shutdown = Shutdown::new();
             shutdown.trigger_on(costbot::shutdown::signal());
             let served =
                 server::serve(listener, router, options.clone(), metrics, shutdown.clone()).await;
@@ -390,6 +389,10 @@ async fn doctor(config: Config, aws: bool) -> anyhow::Result<std::process::ExitC
             problems += 1;
             println!("  FAIL webhook tokens: {e}");
         }
+    }
+    for (problem, line) in channels::slack::doctor(&config.slack) {
+        problems += usize::from(problem);
+        println!("  {line}");
     }
     match config.budget_monthly {
         Some(b) => println!("  ok   monthly budget {b}"),

@@ -10,6 +10,7 @@ use crate::app::App;
 use crate::config::ConfigError;
 use crate::metrics::Metrics;
 
+pub mod slack;
 pub mod webhook;
 
 /// The routers of every channel this app serves over HTTP.

@@ -1,0 +1,114 @@
+//! `POST /slack/commands`: `/cost why did EC2 go up last week?`. The ack is an
+//! ephemeral "working…" at once; the answer follows to the command's
+//! `response_url` (in the channel), or — with `post_mode = chat_post_message`
+//! — as a message whose thread then carries the conversation.
+
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+use slack_morphism::prelude::SlackCommandEvent;
+
+use super::{plain_id, read_verified, thread_key, Delivery, SlackState, Turn};
+use crate::config::SlackPostMode;
+use crate::render::slack::{self as blocks};
+
+pub async fn handle(State(state): State<SlackState>, request: Request) -> Response {
+    let (_, body) = match read_verified(&state, request).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let command: SlackCommandEvent = match serde_urlencoded::from_bytes(&body) {
+        Ok(c) => c,
+        Err(e) => return super::bad_request(format!("not a slash command: {e}")),
+    };
+    Json(state.on_command(command)).into_response()
+}
+
+impl SlackState {
+    /// Starts answering a slash command and returns its ack payload (HTTP
+    /// response body, or Socket Mode ack payload).
+    pub fn on_command(&self, command: SlackCommandEvent) -> Value {
+        let text = super::question_text(command.text.as_deref().unwrap_or_default());
+        let team = command.team_id.to_string();
+        let channel = command.channel_id.to_string();
+        let user = command.user_id.to_string();
+        if !plain_id(&team) || !plain_id(&channel) || !plain_id(&user) {
+            return ephemeral("That command came with ids costbot cannot use.");
+        }
+        if text.is_empty() || text.eq_ignore_ascii_case("help") {
+            return ephemeral(&format!(
+                "Ask me about your AWS bill, for example `{} why did EC2 go up last week?` — or mention me in a thread.",
+                command.command
+            ));
+        }
+        let response_url = command.response_url.0.to_string();
+        let trigger = command.trigger_id.to_string();
+        let this = self.clone();
+        self.spawn("slack-command", async move {
+            this.answer_command(team, channel, user, text, response_url, trigger)
+                .await;
+        });
+        ephemeral(":hourglass_flowing_sand: Working on it…")
+    }
+
+    async fn answer_command(
+        &self,
+        team: String,
+        channel: String,
+        user: String,
+        text: String,
+        response_url: String,
+        trigger: String,
+    ) {
+        if self.inner.post_mode == SlackPostMode::ChatPostMessage {
+            let placeholder = blocks::notice(&format!(
+                ":hourglass_flowing_sand: <@{user}> asked “{}”…",
+                blocks::truncate(&text, 200)
+            ));
+            if let Ok(Some(ts)) = self
+                .web()
+                .deliver(&Delivery::post(&channel, None, &placeholder))
+                .await
+            {
+                let turn = Turn {
+                    key: thread_key(&team, &channel, &ts),
+                    team,
+                    user,
+                    channel: channel.clone(),
+                    text,
+                };
+                let messages = self.answer(&turn).await;
+                for (i, m) in messages.iter().enumerate() {
+                    if i == 0 {
+                        self.send(&Delivery::update(&channel, &ts, m)).await;
+                    } else {
+                        self.send(&Delivery::post(&channel, Some(&ts), m)).await;
+                    }
+                }
+                return;
+            }
+            tracing::info!("could not post in the channel (is costbot invited?); answering to the response URL");
+        }
+        // The command's own conversation; its buttons carry the key for follow-ups.
+        let key = format!(
+            "slack:{team}:{channel}:cmd-{}",
+            trigger.replace(|c: char| !c.is_ascii_alphanumeric(), "-")
+        );
+        let turn = Turn {
+            key,
+            team,
+            user,
+            channel,
+            text,
+        };
+        let messages = self.answer(&turn).await;
+        for m in &messages {
+            self.send(&Delivery::respond(&response_url, true, m)).await;
+        }
+    }
+}
+
+fn ephemeral(text: &str) -> Value {
+    json!({ "response_type": "ephemeral", "text": text })
+}
