@@ -567,3 +567,106 @@ async fn socket_mode_answers_events_and_commands_and_reconnects() {
     assert_eq!(s.store.messages(&id).await.unwrap().len(), 4);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn commands_can_post_their_own_thread_wait_out_rate_limits_and_answer_privately() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = Mock::start().await;
+    let s = start(dir.path(), &mock, None, |c| {
+        c.slack.post_mode = costbot::config::SlackPostMode::ChatPostMessage;
+    })
+    .await;
+    // Slack says "slow down" once: the placeholder waits Retry-After and goes through.
+    mock.rate_limit_next(1);
+    let body = command_body(
+        "how much did we spend last month?",
+        &mock.hook_url("commands/T1/3/p"),
+        "3.3.3",
+    );
+    let r = post(&s.url, "/slack/commands", FORM, &body, &[]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let calls = mock
+        .wait_for("the posted answer", Duration::from_secs(30), |c| {
+            c.iter().any(|c| c.method == "chat.update")
+        })
+        .await;
+    let posts: Vec<&Call> = calls
+        .iter()
+        .filter(|c| c.method == "chat.postMessage")
+        .collect();
+    assert_eq!(
+        posts.len(),
+        2,
+        "the rate-limited post was retried: {posts:#?}"
+    );
+    assert_eq!(posts[1].body["channel"], "C1");
+    assert!(
+        posts[1].body.get("thread_ts").is_none(),
+        "the command's message starts a thread"
+    );
+    let update = calls.iter().find(|c| c.method == "chat.update").unwrap();
+    assert!(all_text(update).contains("1–31 October 2026"));
+    assert!(
+        calls.iter().all(|c| c.method != "hook"),
+        "posted, not sent to response_url"
+    );
+    // Its thread is the conversation: a mention there follows up.
+    let ts = update.body["ts"].as_str().unwrap().to_string();
+    let follow = mention(
+        "EvCmd",
+        "U2",
+        "1900000000.000100",
+        Some(&ts),
+        "and the month before?",
+    )
+    .to_string();
+    let r = post(&s.url, "/slack/events", JSON, &follow, &[]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let calls = mock
+        .wait_for("the follow-up", Duration::from_secs(30), |c| {
+            c.iter().filter(|c| c.method == "chat.update").count() >= 2
+        })
+        .await;
+    let second = calls
+        .iter()
+        .filter(|c| c.method == "chat.update")
+        .nth(1)
+        .unwrap();
+    assert!(
+        all_text(second).contains("1–30 September 2026"),
+        "{}",
+        second.body
+    );
+    let (id, _) = s
+        .store
+        .conversation_by_key(&format!("slack:T1:C1:{ts}"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(s.store.messages(&id).await.unwrap().len(), 4);
+
+    // "/cost private ..." goes only to the asker, through the response URL.
+    let body = command_body(
+        "private spend yesterday",
+        &mock.hook_url("commands/T1/4/q"),
+        "4.4.4",
+    );
+    let r = post(&s.url, "/slack/commands", FORM, &body, &[]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let calls = mock
+        .wait_for("the private answer", Duration::from_secs(30), |c| {
+            c.iter().any(|c| c.method == "hook")
+        })
+        .await;
+    let private = calls.iter().find(|c| c.method == "hook").unwrap();
+    assert_eq!(private.body["response_type"], "ephemeral");
+    assert!(
+        private.body["text"]
+            .as_str()
+            .unwrap()
+            .contains("18 November 2026"),
+        "{}",
+        private.body
+    );
+    s.stop().await;
+}

@@ -48,6 +48,8 @@ struct MockState {
     ts: AtomicUsize,
     /// Web API calls (chat.*) answered 500 while this is above zero.
     failing: AtomicUsize,
+    /// Web API calls (chat.*) answered 429 + Retry-After: 1 while this is above zero.
+    limited: AtomicUsize,
     socket_url: Mutex<String>,
     notify: tokio::sync::Notify,
 }
@@ -87,6 +89,11 @@ impl Mock {
     /// The next `n` chat.* calls fail with 500.
     pub fn fail_next(&self, n: usize) {
         self.state.failing.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` chat.* calls are rate limited (429, Retry-After: 1).
+    pub fn rate_limit_next(&self, n: usize) {
+        self.state.limited.store(n, Ordering::SeqCst);
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -163,6 +170,15 @@ async fn api(
     };
     if authorization.as_deref() != Some(&format!("Bearer {expected}")) {
         return Json(json!({"ok": false, "error": "invalid_auth"})).into_response();
+    }
+    if method.starts_with("chat.") && state.limited.load(Ordering::SeqCst) > 0 {
+        state.limited.fetch_sub(1, Ordering::SeqCst);
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [("retry-after", "1"), ("content-type", "application/json")],
+            r#"{"ok":false,"error":"ratelimited"}"#,
+        )
+            .into_response();
     }
     if method.starts_with("chat.") && state.failing.load(Ordering::SeqCst) > 0 {
         state.failing.fetch_sub(1, Ordering::SeqCst);

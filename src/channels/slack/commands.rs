@@ -42,12 +42,18 @@ impl SlackState {
                 command.command
             ));
         }
+        // "/cost private ..." answers only the person who asked.
+        let (private, text) = split_private(&text);
         let response_url = command.response_url.0.to_string();
         let trigger = command.trigger_id.to_string();
         let this = self.clone();
         self.spawn("slack-command", async move {
-            this.answer_command(team, channel, user, text, response_url, trigger)
-                .await;
+            let to = Reply {
+                response_url,
+                trigger,
+                private,
+            };
+            this.answer_command(team, channel, user, text, to).await;
         });
         ephemeral(":hourglass_flowing_sand: Working on it…")
     }
@@ -58,10 +64,14 @@ impl SlackState {
         channel: String,
         user: String,
         text: String,
-        response_url: String,
-        trigger: String,
+        to: Reply,
     ) {
-        if self.inner.post_mode == SlackPostMode::ChatPostMessage {
+        let Reply {
+            response_url,
+            trigger,
+            private,
+        } = to;
+        if self.inner.post_mode == SlackPostMode::ChatPostMessage && !private {
             let placeholder = blocks::notice(&format!(
                 ":hourglass_flowing_sand: <@{user}> asked “{}”…",
                 blocks::truncate(&text, 200)
@@ -104,11 +114,49 @@ impl SlackState {
         };
         let messages = self.answer(&turn).await;
         for m in &messages {
-            self.send(&Delivery::respond(&response_url, true, m)).await;
+            self.send(&Delivery::respond(&response_url, !private, m))
+                .await;
         }
     }
 }
 
+/// Where a command's answer goes.
+struct Reply {
+    response_url: String,
+    trigger: String,
+    /// Only the asker sees it (ephemeral).
+    private: bool,
+}
+
+/// `private why did EC2 go up?` → (true, "why did EC2 go up?").
+pub fn split_private(text: &str) -> (bool, String) {
+    for prefix in ["private ", "--private ", "-p ", "only me "] {
+        if text.len() > prefix.len() && text[..prefix.len()].eq_ignore_ascii_case(prefix) {
+            return (true, text[prefix.len()..].trim().to_string());
+        }
+    }
+    (false, text.to_string())
+}
+
 fn ephemeral(text: &str) -> Value {
     json!({ "response_type": "ephemeral", "text": text })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_commands() {
+        assert_eq!(
+            split_private("private spend yesterday"),
+            (true, "spend yesterday".into())
+        );
+        assert_eq!(split_private("-p spend"), (true, "spend".into()));
+        assert_eq!(
+            split_private("spend privately"),
+            (false, "spend privately".into())
+        );
+        assert_eq!(split_private("private"), (false, "private".into()));
+    }
 }
