@@ -373,6 +373,17 @@ async fn a_mention_is_answered_in_its_thread_and_the_thread_keeps_its_context() 
         rated["m"].as_i64().unwrap(),
         "the vote is on the answer it was under"
     );
+    let metrics = reqwest::get(format!("{}/metrics", s.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("costbot_inquiries_total{channel=\"slack\"} 3\n"),
+        "{metrics}"
+    );
+    assert!(!metrics.contains(BOT_TOKEN) && !metrics.contains(SIGNING_SECRET));
     s.stop().await;
 }
 

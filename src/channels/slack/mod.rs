@@ -508,6 +508,30 @@ mod tests {
     }
 
     #[test]
+    fn doctor_says_what_is_missing_without_secrets() {
+        let off = doctor(&SlackConfig::default());
+        assert_eq!(off.len(), 1);
+        assert!(!off[0].0 && off[0].1.contains("Slack off"));
+        let partial = SlackConfig {
+            bot_token: Some(Secret::new("xoxb-very-secret")),
+            ..Default::default()
+        };
+        let lines = doctor(&partial);
+        assert!(lines
+            .iter()
+            .any(|(p, l)| *p && l.contains("SLACK_SIGNING_SECRET")));
+        assert!(lines.iter().all(|(_, l)| !l.contains("xoxb-very-secret")));
+        let full = SlackConfig {
+            signing_secret: Some(Secret::new("s3cr3t-signing")),
+            ..partial
+        };
+        let lines = doctor(&full);
+        assert!(lines.iter().all(|(p, _)| !p));
+        assert!(lines.iter().any(|(_, l)| l.contains("/slack/events")));
+        assert!(lines.iter().all(|(_, l)| !l.contains("s3cr3t")));
+    }
+
+    #[test]
     fn keys_and_ids() {
         assert_eq!(
             thread_key("T1", "C2", "1700000000.000100"),
