@@ -57,6 +57,10 @@ async fn signed_requests_are_accepted_and_stale_forged_or_changed_ones_refused()
         assert_eq!(r.status(), StatusCode::OK);
     }
 
+    // Slack's certificate check is answered and does nothing else.
+    let r = post(&s.url, "/slack/commands", FORM, "ssl_check=1&token=x", &[]).await;
+    assert_eq!(r.status(), StatusCode::OK);
+
     // A real question, refused every way: nothing may be answered or stored.
     let event = mention("EvRefused", "U1", "50.1", None, "spend yesterday").to_string();
     let stale = ts - 6 * 60;
