@@ -685,3 +685,59 @@ async fn commands_can_post_their_own_thread_wait_out_rate_limits_and_answer_priv
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn one_event_over_two_socket_mode_connections_is_answered_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mock = Mock::start().await;
+    let (url, mut connections) = fake_socket_server().await;
+    mock.set_socket_url(&url);
+    let s = start(dir.path(), &mock, None, |c| {
+        c.slack.signing_secret = None;
+        c.slack.app_token = Some(costbot::config::Secret::new(APP_TOKEN));
+        c.slack.socket_connections = 2;
+    })
+    .await;
+    let mut sockets = Vec::new();
+    for _ in 0..2 {
+        let mut ws = tokio::time::timeout(Duration::from_secs(10), connections.recv())
+            .await
+            .expect("two connections")
+            .unwrap();
+        ws.send(WsMessage::Text(
+            json!({"type": "hello", "num_connections": 2})
+                .to_string()
+                .into(),
+        ))
+        .await
+        .unwrap();
+        sockets.push(ws);
+    }
+    let event = mention("EvTwice", "U1", "400.000100", None, "spend yesterday");
+    for (i, ws) in sockets.iter_mut().enumerate() {
+        let envelope =
+            json!({"envelope_id": format!("env-{i}"), "type": "events_api", "payload": event});
+        ws.send(WsMessage::Text(envelope.to_string().into()))
+            .await
+            .unwrap();
+    }
+    for (i, ws) in sockets.iter_mut().enumerate() {
+        assert_eq!(
+            next_json(ws).await,
+            json!({"envelope_id": format!("env-{i}")})
+        );
+    }
+    mock.wait_for("the answer", Duration::from_secs(30), |c| {
+        c.iter().any(|c| c.method == "chat.update")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(
+        mock.calls_of("chat.postMessage").len(),
+        1,
+        "{:#?}",
+        mock.calls()
+    );
+    assert_eq!(mock.calls_of("chat.update").len(), 1);
+    s.stop().await;
+}
