@@ -96,15 +96,15 @@ async fn webhook_under_load(app: &App, clients: usize, per_client: usize) {
     use costbot::shutdown::Shutdown;
 
     let metrics = Metrics::new();
+    let shutdown = Shutdown::new();
     let router = server::router(
-        costbot::channels::routers(app, &metrics).unwrap(),
+        costbot::channels::routers(app, &metrics, &shutdown).unwrap(),
         Health::from_app(app, metrics.clone()),
     );
     let mut options = ServerOptions::from_config(&app.config.server);
     options.max_connections = clients + 16;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/v1/inquiries", listener.local_addr().unwrap());
-    let shutdown = Shutdown::new();
     let server = tokio::spawn({
         let shutdown = shutdown.clone();
         async move { server::serve(listener, router, options, metrics, shutdown).await }

@@ -188,7 +188,7 @@ pub async fn serve(
         // Lexical guide search is ready at once; dense search joins when its
         // vectors are built, in the background.
         let app = App::build_lexical(config, as_of).await?;
-        let channels = crate::channels::routers(&app, &metrics)?;
+        let channels = crate::channels::routers(&app, &metrics, &shutdown)?;
         starting.ready(server::router(
             channels,
             Health::from_app(&app, metrics.clone()),

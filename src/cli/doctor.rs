@@ -23,6 +23,10 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     problems += embedding_model(&config);
     problems += webhook_tokens(&config);
     problems += budget(&config);
+    for (problem, line) in crate::channels::slack::doctor(&config.slack) {
+        problems += usize::from(problem);
+        println!("  {line}");
+    }
     problems += source(config, args.aws).await?;
     Ok(if problems == 0 {
         ExitCode::SUCCESS

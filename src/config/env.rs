@@ -334,6 +334,55 @@ pub(super) const VARS: &[EnvVar] = &[
             Ok(())
         },
     },
+    // Slack: Slack's own names for its secrets, COSTBOT_ for the rest.
+    EnvVar {
+        names: &["SLACK_SIGNING_SECRET"],
+        example: "8f742231b10e8888abcd99yyyzzz85a5",
+        set: |c, v| {
+            c.slack.signing_secret = Some(v.secret());
+            Ok(())
+        },
+    },
+    EnvVar {
+        names: &["SLACK_BOT_TOKEN"],
+        example: "xoxb-1-example",
+        set: |c, v| {
+            c.slack.bot_token = Some(v.secret());
+            Ok(())
+        },
+    },
+    EnvVar {
+        names: &["SLACK_APP_TOKEN"],
+        example: "xapp-1-example",
+        set: |c, v| {
+            c.slack.app_token = Some(v.secret());
+            Ok(())
+        },
+    },
+    EnvVar {
+        names: &["COSTBOT_SLACK_API_URL"],
+        example: "http://127.0.0.1:9999/api",
+        set: |c, v| {
+            c.slack.api_url = v.text();
+            Ok(())
+        },
+    },
+    EnvVar {
+        names: &["COSTBOT_SLACK_POST_MODE"],
+        example: "chat_post_message",
+        set: |c, v| {
+            c.slack.post_mode = v.parse()?;
+            Ok(())
+        },
+    },
+    EnvVar {
+        names: &["COSTBOT_SLACK_MAX_BODY_BYTES"],
+        example: "65536",
+        set: |c, v| {
+            c.slack.max_body_bytes = v.parse()?;
+            Ok(())
+        },
+    },
 ];
 
 impl Config {

@@ -53,6 +53,7 @@ pub struct Config {
     pub cache: CacheConfig,
     pub server: ServerConfig,
     pub retrieval: RetrievalConfig,
+    pub slack: SlackConfig,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
@@ -193,6 +194,7 @@ impl Default for Config {
             cache: CacheConfig::default(),
             server: ServerConfig::default(),
             retrieval: RetrievalConfig::default(),
+            slack: SlackConfig::default(),
         }
     }
 }
@@ -237,6 +239,152 @@ impl Default for ServerConfig {
             metrics_token: None,
         }
     }
+}
+
+/// Slack's Web API, unless `slack.api_url` points elsewhere (a local mock in tests).
+pub const SLACK_API_URL: &str = "https://slack.com/api";
+
+/// How a slash command's answer is delivered.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SlackPostMode {
+    /// To the command's `response_url` (no bot in the channel needed).
+    #[default]
+    ResponseUrl,
+    /// A placeholder with `chat.postMessage`, then `chat.update`; its thread
+    /// becomes the conversation, so mentions there follow up.
+    ChatPostMessage,
+}
+
+impl std::str::FromStr for SlackPostMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().replace('-', "_").as_str() {
+            "response_url" => Ok(SlackPostMode::ResponseUrl),
+            "chat_post_message" | "post" => Ok(SlackPostMode::ChatPostMessage),
+            other => Err(format!(
+                "'{other}' is not a post mode; use response_url or chat_post_message"
+            )),
+        }
+    }
+}
+
+/// Slack: the Events API, slash commands and interactions over HTTP (signed
+/// with `signing_secret`), or the same over Socket Mode (`app_token`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlackConfig {
+    /// Verifies requests from Slack (Basic Information > Signing Secret).
+    pub signing_secret: Option<Secret>,
+    /// `xoxb-...`: posts and updates messages.
+    pub bot_token: Option<Secret>,
+    /// `xapp-...`: Socket Mode, for a server without a public URL.
+    pub app_token: Option<Secret>,
+    /// The Web API base URL.
+    pub api_url: String,
+    pub post_mode: SlackPostMode,
+    /// Largest request body read from Slack (interaction payloads carry the whole message).
+    pub max_body_bytes: usize,
+    /// Socket Mode connections kept open at once (Slack allows up to 10).
+    pub socket_connections: u32,
+    /// First retry delay for replies kept in the outbox; doubles per attempt.
+    pub retry_base_secs: u64,
+    /// Attempts before an outbox reply is given up (kept, marked dead).
+    pub retry_max_attempts: u32,
+}
+
+impl Default for SlackConfig {
+    fn default() -> Self {
+        SlackConfig {
+            signing_secret: None,
+            bot_token: None,
+            app_token: None,
+            api_url: SLACK_API_URL.into(),
+            post_mode: SlackPostMode::ResponseUrl,
+            max_body_bytes: 256 * 1024,
+            socket_connections: 2,
+            retry_base_secs: 10,
+            retry_max_attempts: 12,
+        }
+    }
+}
+
+impl SlackConfig {
+    /// Whether any Slack setting is present: then Slack starts, and what is
+    /// missing is an error rather than silence.
+    pub fn is_configured(&self) -> bool {
+        self.signing_secret.is_some() || self.bot_token.is_some() || self.app_token.is_some()
+    }
+
+    /// What Slack still needs, in words for `doctor` and start-up errors.
+    pub fn missing(&self) -> Vec<&'static str> {
+        let mut m = Vec::new();
+        if self.bot_token.is_none() {
+            m.push("a bot token (SLACK_BOT_TOKEN, xoxb-...) to post answers");
+        }
+        if self.signing_secret.is_none() && self.app_token.is_none() {
+            m.push("a signing secret (SLACK_SIGNING_SECRET) for the HTTP endpoints, or an app token (SLACK_APP_TOKEN, xapp-...) for Socket Mode");
+        }
+        m
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !self.is_configured() {
+            return Ok(());
+        }
+        for (name, secret) in [
+            ("slack.signing_secret", &self.signing_secret),
+            ("slack.bot_token", &self.bot_token),
+            ("slack.app_token", &self.app_token),
+        ] {
+            if secret
+                .as_ref()
+                .is_some_and(|s| s.expose().trim().is_empty())
+            {
+                return Err(ConfigError::Invalid(format!("{name} is empty")));
+            }
+        }
+        if self
+            .app_token
+            .as_ref()
+            .is_some_and(|t| !t.expose().starts_with("xapp-"))
+        {
+            return Err(ConfigError::Invalid(
+                "slack.app_token must be an app-level token (xapp-...) with connections:write"
+                    .into(),
+            ));
+        }
+        if url_origin(&self.api_url).is_none() {
+            return Err(ConfigError::Invalid(format!(
+                "slack.api_url '{}' must be an http(s) URL like {SLACK_API_URL}",
+                self.api_url
+            )));
+        }
+        if self.max_body_bytes < 1024
+            || self.socket_connections == 0
+            || self.socket_connections > 10
+        {
+            return Err(ConfigError::Invalid(
+                "slack.max_body_bytes must be at least 1024 and slack.socket_connections 1 to 10"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `scheme://host[:port]` of an http(s) URL, lower-cased; None for anything else.
+pub fn url_origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    if authority.is_empty() || authority.contains('@') {
+        return None;
+    }
+    Some(format!("{scheme}://{}", authority.to_ascii_lowercase()))
 }
 
 fn default_data_dir() -> PathBuf {
@@ -288,6 +436,7 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         self.tz()?;
+        self.slack.validate()?;
         if let Some(b) = self.budget_monthly {
             if b <= Decimal::ZERO {
                 return Err(ConfigError::Invalid(

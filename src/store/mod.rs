@@ -4,6 +4,7 @@ pub mod cache;
 pub mod conversations;
 pub mod embeddings;
 pub mod guides;
+pub mod slack;
 
 use std::path::Path;
 use std::str::FromStr;
