@@ -103,6 +103,31 @@ fn re(p: &str) -> Regex {
     Regex::new(p).expect("planner pattern compiles")
 }
 
+// Compiled once: compiling a pattern costs more than answering a question.
+static WITH_CREDITS: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(includ\w*|with) (the )?(credits|refunds)"));
+static WITHOUT_CREDITS: LazyLock<Regex> =
+    LazyLock::new(|| re(r"(exclud\w*|without|no) (the )?(credits|refunds)"));
+static MONTHLY: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\bmonthly\b|per month|by month|month by month|month over month"));
+static DAILY: LazyLock<Regex> = LazyLock::new(|| re(r"\bdaily\b|per day|each day|day by day"));
+
+/// Whether `word` stands in `text` as a whole word (as `\b` would say).
+fn contains_word(text: &str, word: &str) -> bool {
+    if word.is_empty() {
+        return false;
+    }
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(word).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + word.len()..].chars().next();
+        // A boundary is only needed where the word itself starts or ends with a word character.
+        let starts = word.chars().next().is_some_and(is_word);
+        let ends = word.chars().next_back().is_some_and(is_word);
+        (!starts || !before.is_some_and(is_word)) && (!ends || !after.is_some_and(is_word))
+    })
+}
+
 static EXPLAIN: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r"how did you (get|calculate|compute|work|come)|where (does|did) (that|this) (number|figure)|show (me )?your work|what (query|queries|api|calls)|which (query|queries|api|calls)|how was (that|this) calculated",
@@ -298,11 +323,9 @@ fn parse(text: &str, ctx: &PlanContext) -> Result<Parsed, PlanError> {
     }
     let mut accounts = Vec::new();
     for (name, id) in &ctx.accounts {
-        let hit = account_aliases(name).iter().any(|a| {
-            Regex::new(&format!(r"\b{}\b", regex::escape(a)))
-                .map(|r| r.is_match(&claimed))
-                .unwrap_or(false)
-        });
+        let hit = account_aliases(name)
+            .iter()
+            .any(|a| contains_word(&claimed, a));
         if hit || claimed.contains(id.as_str()) {
             accounts.push(name.clone());
         }
@@ -331,33 +354,20 @@ fn parse(text: &str, ctx: &PlanContext) -> Result<Parsed, PlanError> {
     } else {
         None
     };
-    let credits = if Regex::new(r"(includ\w*|with) (the )?(credits|refunds)")
-        .expect("ok")
-        .is_match(&t)
-    {
+    let credits = if WITH_CREDITS.is_match(&t) {
         Some(true)
-    } else if Regex::new(r"(exclud\w*|without|no) (the )?(credits|refunds)")
-        .expect("ok")
-        .is_match(&t)
-    {
+    } else if WITHOUT_CREDITS.is_match(&t) {
         Some(false)
     } else {
         None
     };
-    let granularity =
-        if Regex::new(r"\bmonthly\b|per month|by month|month by month|month over month")
-            .expect("ok")
-            .is_match(&t)
-        {
-            Some(Granularity::Monthly)
-        } else if Regex::new(r"\bdaily\b|per day|each day|day by day")
-            .expect("ok")
-            .is_match(&t)
-        {
-            Some(Granularity::Daily)
-        } else {
-            None
-        };
+    let granularity = if MONTHLY.is_match(&t) {
+        Some(Granularity::Monthly)
+    } else if DAILY.is_match(&t) {
+        Some(Granularity::Daily)
+    } else {
+        None
+    };
     let intent = if EXPLAIN.is_match(&t) {
         Some(Intent::Explain)
     } else if HELP.is_match(&t) {
@@ -833,6 +843,17 @@ mod tests {
                 ("dev".into(), "333333333333".into()),
             ],
         }
+    }
+
+    #[test]
+    fn whole_words_only() {
+        assert!(contains_word("only prod please", "prod"));
+        assert!(contains_word("prod", "prod"));
+        assert!(contains_word("spend in prod.", "prod"));
+        assert!(!contains_word("production spend", "prod"));
+        assert!(!contains_word("preprod spend", "prod"));
+        assert!(contains_word("the data-lake account", "data-lake"));
+        assert!(!contains_word("anything", ""));
     }
 
     #[test]
