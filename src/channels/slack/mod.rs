@@ -144,10 +144,21 @@ fn answers_runtime() -> &'static tokio::runtime::Runtime {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .thread_name("slack-answers")
+            .on_thread_start(lower_priority)
             .enable_all()
             .build()
             .expect("the Slack answers runtime starts")
     })
+}
+
+/// Answer threads yield the cores to acks: on Linux a thread's nice value is
+/// its own, so this leaves the server's threads at normal priority.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only changes the calling thread's scheduling priority.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
 }
 
 /// Starts Slack when it is configured: the outbox worker and Socket Mode on
