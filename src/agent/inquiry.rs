@@ -36,16 +36,6 @@ pub struct TurnClock {
     pub timezone: chrono_tz::Tz,
 }
 
-impl TurnClock {
-    /// Today in `tz` by the wall clock.
-    pub fn now_in(tz: chrono_tz::Tz) -> Self {
-        TurnClock {
-            today: chrono::Utc::now().with_timezone(&tz).date_naive(),
-            timezone: tz,
-        }
-    }
-}
-
 /// A question from any channel.
 #[derive(Debug, Clone)]
 pub struct Inquiry {

@@ -21,7 +21,6 @@ pub use planner::{Intent, Plan, PlanContext, PlanError, Slots, ToolCall};
 pub use tools::{ToolError, ToolOutput, Tools};
 
 use crate::costs::cache::Today;
-use crate::costs::CostError;
 use crate::keyed_lock::KeyedLocks;
 use crate::store::{NewTurn, Store, StoreError};
 
@@ -42,17 +41,6 @@ pub enum AgentError {
     /// No such conversation for this caller (missing, or someone else's).
     #[error("no such conversation for this caller")]
     NotFound,
-}
-
-impl AgentError {
-    /// Whether trying again later could help (throttling, a passing outage).
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            AgentError::Tool(ToolError::Cost(CostError::Throttled))
-                | AgentError::Tool(ToolError::Cost(CostError::Service(_)))
-        )
-    }
 }
 
 /// Where a turn goes: an existing conversation, or a new one (with the
