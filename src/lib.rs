@@ -13,6 +13,7 @@ pub mod config;
 pub mod costs;
 pub mod http;
 pub mod keyed_lock;
+pub mod language;
 pub mod metrics;
 pub mod render;
 pub mod retrieval;

@@ -5,15 +5,15 @@ use costbot::agent::planner::{plan, Intent, PlanContext, PlanError, Slots};
 use serde_json::{json, Value};
 
 fn ctx() -> PlanContext {
-    PlanContext {
+    PlanContext::new(
         // A Thursday.
-        today: NaiveDate::from_ymd_opt(2026, 11, 19).unwrap(),
-        accounts: vec![
+        NaiveDate::from_ymd_opt(2026, 11, 19).unwrap(),
+        vec![
             ("prod".into(), "111111111111".into()),
             ("staging".into(), "222222222222".into()),
             ("dev".into(), "333333333333".into()),
         ],
-    }
+    )
 }
 
 /// Every key in `expected` must be in `actual` with the same value (recursively for objects).

@@ -89,7 +89,7 @@ fn filter_subject(f: &FilterArgs) -> String {
     let services: Vec<String> = f
         .services
         .iter()
-        .map(|s| crate::costs::services::short_name(s))
+        .map(|s| crate::language::services::short_name(s))
         .collect();
     subject(&services, &f.accounts, &f.regions, &f.tags)
 }

@@ -5,6 +5,7 @@ pub mod answer;
 pub mod ask;
 pub mod compose;
 pub mod error;
+pub mod eval;
 pub mod inquiry;
 pub mod planner;
 pub mod tools;
@@ -17,7 +18,7 @@ pub use answer::{
 pub use ask::Ask;
 pub use error::{ErrorKind, PublicError, TurnError};
 pub use inquiry::{ConversationKey, Inquiry, TurnClock};
-pub use planner::{Intent, Plan, PlanContext, PlanError, Slots, ToolCall};
+pub use planner::{Intent, Plan, PlanContext, PlanError, Planner, RulesPlanner, Slots, ToolCall};
 pub use tools::{ToolError, ToolOutput, Tools};
 
 use crate::costs::cache::Today;
@@ -53,6 +54,7 @@ struct Target {
 
 pub struct Agent {
     tools: Tools,
+    planner: Box<dyn Planner>,
     store: Store,
     today: Today,
     /// Turns in one conversation run one at a time, so each sees the one
@@ -64,6 +66,7 @@ impl Agent {
     pub fn new(tools: Tools, store: Store, today: Today) -> Self {
         Agent {
             tools,
+            planner: Box::new(RulesPlanner),
             store,
             today,
             turns: KeyedLocks::new(),
@@ -83,11 +86,18 @@ impl Agent {
         &self.tools
     }
 
+    /// Plans with another planner (an LLM planner) instead of the rules.
+    pub fn with_planner(mut self, planner: Box<dyn Planner>) -> Self {
+        self.planner = planner;
+        self
+    }
+
     fn context(&self, today: NaiveDate) -> PlanContext {
-        PlanContext {
-            today,
-            accounts: self.tools.source.known_accounts(),
-        }
+        let source = &self.tools.source;
+        let mut ctx = PlanContext::new(today, source.known_accounts());
+        ctx.earliest = source.earliest_day(today);
+        ctx.tag_values = source.known_tag_values();
+        ctx
     }
 
     /// Answers one turn and records it (question and reply together). On
@@ -219,22 +229,13 @@ impl Agent {
         } else {
             None
         };
-        let plan =
-            planner::plan(&inquiry.text, previous.as_ref(), &self.context(today)).map_err(|e| {
-                let suggestions = match &e {
-                    PlanError::UnknownService(u) => u
-                        .suggestions
-                        .iter()
-                        .map(|s| format!("Ask about '{s}'"))
-                        .collect(),
-                    PlanError::Unanswerable { .. } | PlanError::UnreadableDate(_) => {
-                        planner::EXAMPLES.iter().map(|s| s.to_string()).collect()
-                    }
-                };
-                AgentError::Unanswerable {
-                    message: e.to_string(),
-                    suggestions,
-                }
+        let plan = self
+            .planner
+            .plan(&inquiry.text, previous.as_ref(), &self.context(today))
+            .await
+            .map_err(|e| AgentError::Unanswerable {
+                message: e.to_string(),
+                suggestions: e.suggestions(today),
             })?;
         let answer = match plan.slots.intent {
             Intent::Help => help(),
@@ -287,7 +288,7 @@ impl Agent {
                 _ => None,
             };
             if let Some(service) = service {
-                let args = serde_json::json!({ "query": format!("reduce {} cost", crate::costs::services::short_name(&service)), "services": [service], "k": 2 });
+                let args = serde_json::json!({ "query": format!("reduce {} cost", crate::language::services::short_name(&service)), "services": [service], "k": 2 });
                 if let Ok(out) = self.tools.call("search_guides", &args, today).await {
                     records.push(ToolCallRecord {
                         name: "search_guides".into(),
@@ -310,6 +311,9 @@ impl Agent {
             today,
         );
         answer.tool_calls = records;
+        for reading in plan.readings.iter().rev() {
+            answer.notes.insert(0, reading.clone());
+        }
         if self.tools.source.is_sample() {
             answer.notes.insert(0, "These numbers are costbot's built-in SAMPLE organization, not your AWS account. Set COSTBOT_SOURCE=explorer to use Cost Explorer.".into());
         }

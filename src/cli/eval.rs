@@ -23,12 +23,109 @@ pub enum What {
         #[arg(long, default_value_t = 10)]
         k: usize,
     },
+    /// Accuracy of the rules planner per intent and slot, asking back, and
+    /// the right guide in the top three for advice.
+    Planner {
+        /// JSON lines of labelled questions (see tests/planner_questions.jsonl).
+        #[arg(long)]
+        questions: PathBuf,
+        /// The day the labels assume.
+        #[arg(long, default_value = "2026-11-19")]
+        today: chrono::NaiveDate,
+        /// List every question that was not exactly right.
+        #[arg(long)]
+        verbose: bool,
+    },
 }
 
 pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     match args.what {
         What::Retrieval { questions, k } => retrieval(config, &questions, k).await,
+        What::Planner {
+            questions,
+            today,
+            verbose,
+        } => planner(config, &questions, today, verbose).await,
     }
+}
+
+async fn planner(
+    mut config: Config,
+    questions: &std::path::Path,
+    today: chrono::NaiveDate,
+    verbose: bool,
+) -> anyhow::Result<ExitCode> {
+    use crate::agent::eval::{evaluate, load};
+    use crate::agent::{PlanContext, RulesPlanner, ToolOutput};
+    let labelled = load(questions)?;
+    // The labels describe the sample organization.
+    config.source = crate::config::SourceKind::Sample;
+    super::with_app(config, Some(today), async |app| {
+        let ctx = PlanContext::for_tests_on(today);
+        let tools = app.agent.tools();
+        let report = evaluate(&RulesPlanner, &labelled, &ctx, |plan| async move {
+            let call = plan.calls.iter().find(|c| c.name == "search_guides")?;
+            match tools.call(&call.name, &call.arguments, today).await {
+                Ok(ToolOutput::Guides { hits }) => {
+                    Some(hits.into_iter().map(|h| h.guide).collect())
+                }
+                _ => None,
+            }
+        })
+        .await;
+        if verbose {
+            for o in report.outcomes.iter().filter(|o| !o.misses.is_empty()) {
+                let q = labelled
+                    .iter()
+                    .find(|l| l.id == o.id)
+                    .map(|l| l.q.as_str())
+                    .unwrap_or("");
+                println!("{} {q:?}\n    {}", o.id, o.misses.join("\n    "));
+            }
+            println!();
+        }
+        println!(
+            "{} questions, {} exactly right ({:.1}%)",
+            report.exact.total,
+            report.exact.right,
+            100.0 * report.exact.share()
+        );
+        println!(
+            "asked back when they must be: {}/{} ({:.1}%); answers asked back instead: {}",
+            report.asked_back.right,
+            report.asked_back.total,
+            100.0 * report.asked_back.share(),
+            report.wrongly_asked_back
+        );
+        println!(
+            "right guide in the top 3: {}/{} ({:.1}%)",
+            report.guide_top3.right,
+            report.guide_top3.total,
+            100.0 * report.guide_top3.share()
+        );
+        println!("{:<12} {:>8} {:>8}", "intent", "right", "share");
+        for (k, t) in &report.per_intent {
+            println!(
+                "{:<12} {:>4}/{:<3} {:>7.1}%",
+                k,
+                t.right,
+                t.total,
+                100.0 * t.share()
+            );
+        }
+        println!("{:<12} {:>8} {:>8}", "slot", "right", "share");
+        for (k, t) in &report.per_slot {
+            println!(
+                "{:<12} {:>4}/{:<3} {:>7.1}%",
+                k,
+                t.right,
+                t.total,
+                100.0 * t.share()
+            );
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+    .await
 }
 
 async fn retrieval(

@@ -111,6 +111,14 @@ impl CostSource for CachedSource {
         self.inner.known_accounts()
     }
 
+    fn known_tag_values(&self) -> Vec<(String, String)> {
+        self.inner.known_tag_values()
+    }
+
+    fn earliest_day(&self, today: NaiveDate) -> NaiveDate {
+        self.inner.earliest_day(today)
+    }
+
     async fn cost_and_usage(&self, q: &CostQuery) -> Result<CostResult, CostError> {
         // The sample organization is computed locally and costs nothing.
         if self.inner.is_sample() {

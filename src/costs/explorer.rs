@@ -257,6 +257,10 @@ impl CostSource for ExplorerSource {
         self.accounts.clone()
     }
 
+    fn earliest_day(&self, today: chrono::NaiveDate) -> chrono::NaiveDate {
+        super::periods::add_months(today, -(self.history_months as i32))
+    }
+
     async fn cost_and_usage(&self, q: &CostQuery) -> Result<CostResult, CostError> {
         self.cost_and_usage_metered(q, &std::sync::atomic::AtomicU32::new(0))
             .await

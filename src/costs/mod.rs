@@ -7,7 +7,6 @@ pub mod explorer;
 pub mod money;
 pub mod periods;
 pub mod sample;
-pub mod services;
 
 use std::collections::BTreeMap;
 
@@ -362,6 +361,16 @@ pub trait CostSource: Send + Sync {
     /// Linked accounts this source knows by name: (name, id).
     fn known_accounts(&self) -> Vec<(String, String)> {
         Vec::new()
+    }
+    /// Tag (key, value) pairs this source knows, in the data's own case
+    /// (Cost Explorer's tag filters are case-sensitive).
+    fn known_tag_values(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
+    /// The oldest day with data, for a given today: Cost Explorer keeps 13
+    /// months by default (up to 38 with multi-year data).
+    fn earliest_day(&self, today: chrono::NaiveDate) -> chrono::NaiveDate {
+        periods::add_months(today, -13)
     }
     async fn cost_and_usage(&self, query: &CostQuery) -> Result<CostResult, CostError>;
     /// Like `cost_and_usage`, adding each billable request to `meter` as it is

@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use super::{GuideIndex, RetrievalError};
 use crate::config::RetrievalMode;
-use crate::costs::services;
+use crate::language::services;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

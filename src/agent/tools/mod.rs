@@ -18,11 +18,11 @@ use serde_json::{json, Value};
 
 use crate::costs::analysis::{self, Anomaly, AnomalySettings, Forecast, Mover};
 use crate::costs::periods::{add_months, month_start, Period};
-use crate::costs::services::{self, UnknownService};
 use crate::costs::{
     CostError, CostFilter, CostQuery, CostResult, CostSource, Dimension, Granularity, Metric,
     TagFilter,
 };
+use crate::language::services::{self, UnknownService};
 use crate::retrieval::{Hit, RetrievalError, Retriever};
 
 #[derive(Debug, thiserror::Error)]

@@ -1,15 +1,11 @@
-//! Periods and calendar arithmetic; `phrases.rs` reads the time phrases
-//! people use for them.
+//! Periods and calendar arithmetic; `crate::language::time` reads the time
+//! phrases people use for them.
 //!
 //! A [`Period`] is half-open like Cost Explorer's TimePeriod (End exclusive);
 //! labels show inclusive dates, as people say them.
 
 use chrono::{Datelike, Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
-
-mod phrases;
-
-pub use phrases::{find_periods, unreadable_date};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Period {
@@ -211,13 +207,14 @@ pub fn week_start(d: NaiveDate) -> NaiveDate {
     d - Duration::days(d.weekday().num_days_from_monday() as i64)
 }
 
-pub(super) fn quarter_start(year: i32, q: u32) -> NaiveDate {
+pub fn quarter_start(year: i32, q: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(year, (q - 1) * 3 + 1, 1).expect("valid quarter")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::language::time::find_periods;
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()

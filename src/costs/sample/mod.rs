@@ -27,7 +27,19 @@ use catalog::{service_index, ServiceSpec, ENVS, REGIONS, SERVICES};
 use events::{DemoEvent, Injection, DEMO_EVENTS};
 
 /// How many days of history the sample keeps before "today".
-pub const HISTORY_DAYS: i64 = 400;
+/// The `team` and `env` tag values the sample organization uses.
+pub const TAG_VALUES: &[(&str, &str)] = &[
+    ("team", "payments"),
+    ("team", "platform"),
+    ("team", "data"),
+    ("team", "search"),
+    ("env", "prod"),
+    ("env", "staging"),
+    ("env", "dev"),
+    ("env", "data"),
+];
+
+pub const HISTORY_DAYS: i64 = 430;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum RecordType {
@@ -270,6 +282,13 @@ impl CostSource for SampleSource {
         ACCOUNTS
             .iter()
             .map(|(n, id)| (n.to_string(), id.to_string()))
+            .collect()
+    }
+
+    fn known_tag_values(&self) -> Vec<(String, String)> {
+        TAG_VALUES
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
     }
 

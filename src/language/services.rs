@@ -300,7 +300,7 @@ const ALIASES: &[Alias] = &[
         usage: &[],
     },
     Alias {
-        words: &["backup", "backups"],
+        words: &["aws backup", "backup vault", "backup plan", "backup jobs"],
         display: "AWS Backup",
         services: &["AWS Backup"],
         usage: &[],
@@ -335,7 +335,12 @@ fn contains_phrase(haystack: &str, phrase: &str) -> Option<usize> {
         let start = from + pos;
         let end = start + phrase.len();
         let before_ok = start == 0 || !haystack.as_bytes()[start - 1].is_ascii_alphanumeric();
-        let after_ok = end == haystack.len() || !haystack.as_bytes()[end].is_ascii_alphanumeric();
+        let boundary =
+            |i: usize| i == haystack.len() || !haystack.as_bytes()[i].is_ascii_alphanumeric();
+        // A plural names the same thing ("ALBs", "NAT gateways").
+        let after_ok = boundary(end)
+            || (haystack[end..].starts_with('s') && boundary(end + 1))
+            || (haystack[end..].starts_with("es") && boundary(end + 2));
         if before_ok && after_ok {
             return Some(start);
         }
@@ -393,6 +398,20 @@ pub fn find_in_text(text: &str) -> Vec<ServiceMatch> {
         out.push((s, to_match(alias, w)));
     }
     out.sort_by_key(|(s, _)| *s);
+    // "RDS instances", "ElastiCache instances": the generic word belongs to the service before it.
+    let generic = |m: &ServiceMatch| m.said == "instances";
+    let mut kept: Vec<(usize, ServiceMatch)> = Vec::new();
+    for (s, m) in out {
+        let follows_service = kept.last().is_some_and(|(ps, pm): &(usize, ServiceMatch)| {
+            let end = ps + normalize(&pm.said).len();
+            hay.get(end..s).is_some_and(|gap| gap.trim().is_empty())
+        });
+        if generic(&m) && follows_service {
+            continue;
+        }
+        kept.push((s, m));
+    }
+    let out = kept;
     let mut result: Vec<ServiceMatch> = Vec::new();
     for (_, m) in out {
         if !result.iter().any(|r| r.display == m.display) {
@@ -423,7 +442,7 @@ pub fn resolve(name: &str) -> Result<ServiceMatch, UnknownService> {
         });
     }
     for alias in ALIASES {
-        if alias.words.iter().any(|w| *w == n) {
+        if alias.words.iter().any(|w| *w == n) || normalize(alias.display) == n {
             return Ok(to_match(alias, name));
         }
     }
@@ -651,6 +670,32 @@ mod tests {
         ] {
             assert!(near_miss(ok).is_none(), "{ok}: {:?}", near_miss(ok));
         }
+    }
+
+    #[test]
+    fn every_alias_and_display_name_resolves_to_known_services() {
+        for alias in ALIASES {
+            for name in alias.words.iter().chain([&alias.display]) {
+                let m = resolve(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+                assert_eq!(m.display, alias.display, "{name}");
+                for s in &m.services {
+                    assert!(CATALOGUE.contains(&s.as_str()), "{name} -> {s}");
+                }
+                // And in a sentence, the way people write it.
+                let found = find_in_text(&format!("how much did we spend on {name} last month?"));
+                assert!(
+                    found.iter().any(|f| f.display == alias.display),
+                    "{name}: {found:?}"
+                );
+            }
+        }
+        for name in CATALOGUE {
+            assert_eq!(resolve(name).unwrap().services, vec![name.to_string()]);
+        }
+        assert_eq!(
+            find_in_text("half our ALBs idle")[0].display,
+            "Elastic Load Balancing"
+        );
     }
 
     #[test]
