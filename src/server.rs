@@ -227,13 +227,21 @@ async fn metrics(State(health): State<Health>, headers: HeaderMap) -> Result<Res
          costbot_cost_cache_hits_total {}\n\
          # HELP costbot_cost_cache_misses_total Queries that went to the source.\n\
          # TYPE costbot_cost_cache_misses_total counter\n\
-         costbot_cost_cache_misses_total {}\n",
+         costbot_cost_cache_misses_total {}\n\
+         # HELP costbot_cost_cache_write_failures_total Paid-for results returned but not cached because the cache write failed.\n\
+         # TYPE costbot_cost_cache_write_failures_total counter\n\
+         costbot_cost_cache_write_failures_total {}\n\
+         # HELP costbot_cost_request_record_failures_total Times the Cost Explorer request count could not be written to the database.\n\
+         # TYPE costbot_cost_request_record_failures_total counter\n\
+         costbot_cost_request_record_failures_total {}\n",
         requests,
         requests as f64 * 0.01,
         month_requests,
         u8::from(health.dense_state() == "ready"),
         s.cache_hits.load(Ordering::Relaxed),
         s.cache_misses.load(Ordering::Relaxed),
+        s.cache_write_failures.load(Ordering::Relaxed),
+        s.request_record_failures.load(Ordering::Relaxed),
     ));
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response())
 }

@@ -250,3 +250,121 @@ async fn throttling_becomes_a_clear_error() {
     assert!(matches!(err, CostError::Throttled), "{err:?}");
     assert!(err.to_string().contains("try again"));
 }
+
+/// Switching credentials (here: the default connection assuming a role in
+/// another organization) must not serve the first organization's cached figure.
+#[tokio::test]
+async fn two_connections_asking_the_same_never_share_a_cached_figure() {
+    let moto = common::start_moto().await;
+    let ungrouped = |amount: &str| json!([{ "ResultsByTime": [{ "TimePeriod": { "Start": "2026-10-01", "End": "2026-11-01" }, "Total": { "UnblendedCost": { "Amount": amount, "Unit": "USD" } }, "Groups": [], "Estimated": false }], "DimensionValueAttributes": [] }]);
+    moto.seed_cost_and_usage(DEFAULT_ACCOUNT, ungrouped("1000.00"))
+        .await;
+    moto.seed_cost_and_usage("222222222222", ungrouped("4321.0987654321"))
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("costbot.db")).await.unwrap();
+    let today = d("2026-11-19");
+    let cached_with = |explorer: ExplorerSource| {
+        CachedSource::new(
+            Arc::new(explorer),
+            store.clone(),
+            CacheConfig::default(),
+            Arc::new(move || today),
+        )
+        .with_monthly_limit(100)
+    };
+    let first = cached_with(
+        ExplorerSource::with_base(common::sdk_config(&moto.url).await, &aws_config(&moto.url))
+            .await,
+    );
+    let mut other_org = aws_config(&moto.url);
+    other_org.role_arn = Some("arn:aws:iam::222222222222:role/costbot-read-only".into());
+    let second = cached_with(
+        ExplorerSource::with_base(common::sdk_config(&moto.url).await, &other_org).await,
+    );
+    assert_ne!(first.connection_id(None), second.connection_id(None));
+
+    let mut q = CostQuery::new(Period::month(2026, 10));
+    q.granularity = Granularity::Monthly;
+    let a = first.cost_and_usage(&q).await.unwrap();
+    assert_eq!((a.total(), a.cached), (dec("1000.00"), false));
+    // The same query on the other connection is asked, and answered by its own organization.
+    let b = second.cost_and_usage(&q).await.unwrap();
+    assert_eq!((b.total(), b.cached), (dec("4321.0987654321"), false));
+    assert_eq!(store.requests_since("2000-01-01").await.unwrap(), 2);
+    // Asked again, each is served its own figure from the cache.
+    let (a, b) = (
+        first.cost_and_usage(&q).await.unwrap(),
+        second.cost_and_usage(&q).await.unwrap(),
+    );
+    assert!(a.cached && b.cached);
+    assert_eq!(
+        (a.total(), b.total()),
+        (dec("1000.00"), dec("4321.0987654321"))
+    );
+    assert_eq!(store.requests_since("2000-01-01").await.unwrap(), 2);
+}
+
+/// Cost Explorer's days are UTC: with the UTC clock at 2026-10-15, no request
+/// ends after 2026-10-16, and a day that has not begun in UTC costs nothing.
+/// A local stand-in records the request bodies (moto ignores dates).
+#[tokio::test]
+async fn no_request_asks_for_a_utc_day_that_has_not_begun() {
+    use std::sync::Mutex;
+    let bodies = Arc::new(Mutex::new(Vec::<Value>::new()));
+    let app = axum::Router::new().fallback({
+        let bodies = bodies.clone();
+        move |body: axum::body::Bytes| {
+            let bodies = bodies.clone();
+            async move {
+                bodies
+                    .lock()
+                    .unwrap()
+                    .push(serde_json::from_slice(&body).unwrap());
+                (
+                    [("content-type", "application/x-amz-json-1.1")],
+                    r#"{"ResultsByTime":[],"DimensionValueAttributes":[]}"#,
+                )
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let utc_today = d("2026-10-15");
+    let source = ExplorerSource::with_base(common::sdk_config(&url).await, &aws_config(&url))
+        .await
+        .with_utc_clock(Arc::new(move || utc_today));
+
+    // October, asked on the 15th (UTC): asked up to the 16th, exclusive.
+    let r = source
+        .cost_and_usage(&CostQuery::new(Period::month(2026, 10)))
+        .await
+        .unwrap();
+    assert_eq!(r.end_clamped_to, Some(d("2026-10-16")));
+    assert!(r.days_are_utc);
+    assert_eq!(r.requests, 1);
+    // UTC today itself can be asked for.
+    let r = source
+        .cost_and_usage(&CostQuery::new(Period::day(utc_today)))
+        .await
+        .unwrap();
+    assert_eq!(r.end_clamped_to, None);
+    // Already the 16th east of UTC: nothing has begun in UTC, nothing is asked or paid.
+    let r = source
+        .cost_and_usage(&CostQuery::new(Period::day(d("2026-10-16"))))
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.end_clamped_to, r.requests, r.buckets.len()),
+        (Some(d("2026-10-16")), 0, 0)
+    );
+    assert_eq!(source.requests_made(), 2);
+    let ends: Vec<String> = bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| b["TimePeriod"]["End"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ends, ["2026-10-16", "2026-10-16"]);
+}

@@ -2,15 +2,21 @@
 //! $0.01 per request and per page, so the same question must not cost twice.
 //! Closed days change rarely (long TTL); today and yesterday are still being
 //! filled in by AWS (short TTL).
+//!
+//! Entries are keyed by the source's connection identity as well as the
+//! query, so other credentials never see them. The monthly request cap is a
+//! reservation in SQLite made before each request (see
+//! [`Store::reserve_request`]), so several processes on one database share it.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 use async_trait::async_trait;
 use chrono::{Duration, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 
-use super::{CostError, CostQuery, CostResult, CostSource};
+use super::{CostError, CostQuery, CostResult, CostSource, Meter, RequestGate};
 use crate::config::CacheConfig;
 use crate::keyed_lock::KeyedLocks;
 use crate::store::Store;
@@ -21,9 +27,20 @@ pub struct SourceMetrics {
     pub requests: AtomicU64,
     pub cache_hits: AtomicU64,
     pub cache_misses: AtomicU64,
+    /// Paid-for results that could not be stored in the cache (still returned).
+    pub cache_write_failures: AtomicU64,
+    /// Requests made whose count could not be written to the database.
+    pub request_record_failures: AtomicU64,
 }
 
 pub type Today = Arc<dyn Fn() -> NaiveDate + Send + Sync>;
+
+/// What the last request for a query came to, kept for the askers queued
+/// behind it (and only as long as somebody is queued).
+struct Landed {
+    at: Instant,
+    outcome: Result<CostResult, CostError>,
+}
 
 pub struct CachedSource {
     inner: Arc<dyn CostSource>,
@@ -32,8 +49,8 @@ pub struct CachedSource {
     today: Today,
     metrics: Arc<SourceMetrics>,
     monthly_limit: Option<u64>,
-    /// One request in flight per query: a second asker waits and reads the cache.
-    flights: KeyedLocks,
+    /// One request in flight per query: a second asker waits for its outcome.
+    flights: KeyedLocks<Option<Landed>>,
 }
 
 impl CachedSource {
@@ -45,11 +62,12 @@ impl CachedSource {
             today,
             metrics: Arc::new(SourceMetrics::default()),
             monthly_limit: None,
-            flights: KeyedLocks::new(),
+            flights: KeyedLocks::default(),
         }
     }
 
-    /// Refuse new requests once this many were recorded in the calendar month.
+    /// Refuse new requests once this many were reserved or made in the
+    /// calendar month (UTC), by any process using this database.
     pub fn with_monthly_limit(mut self, limit: u64) -> Self {
         self.monthly_limit = Some(limit);
         self
@@ -62,6 +80,8 @@ impl CachedSource {
     fn key(&self, q: &CostQuery) -> String {
         let mut h = Sha256::new();
         h.update(self.inner.name().as_bytes());
+        h.update([0]);
+        h.update(self.inner.connection_id(q.connection.as_deref()).as_bytes());
         h.update([0]);
         h.update(q.canonical().as_bytes());
         format!("{:x}", h.finalize())
@@ -78,6 +98,29 @@ impl CachedSource {
     }
 }
 
+/// Reserves each request of one query in the shared monthly budget.
+struct BudgetGate<'a> {
+    store: &'a Store,
+    month: &'a str,
+    limit: u64,
+    reserved: AtomicU32,
+}
+
+#[async_trait]
+impl RequestGate for BudgetGate<'_> {
+    async fn admit(&self) -> Result<(), CostError> {
+        match self.store.reserve_request(self.month, self.limit).await {
+            Ok(true) => {
+                self.reserved.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Ok(false) => Err(CostError::MonthlyBudget { limit: self.limit }),
+            // Without a reservation the cap cannot be kept: no request.
+            Err(e) => Err(CostError::Cache(e.to_string())),
+        }
+    }
+}
+
 impl CachedSource {
     async fn cached(&self, key: &str) -> Result<Option<CostResult>, CostError> {
         let text = self
@@ -86,14 +129,96 @@ impl CachedSource {
             .await
             .map_err(|e| CostError::Cache(e.to_string()))?;
         // An unreadable entry (an older format) is a miss, refreshed below.
-        let Some(mut result) = text.and_then(|t| serde_json::from_str::<CostResult>(&t).ok())
-        else {
+        let Some(result) = text.and_then(|t| serde_json::from_str::<CostResult>(&t).ok()) else {
             return Ok(None);
         };
+        Ok(Some(self.hit(result)))
+    }
+
+    /// A result this asker did not pay for.
+    fn hit(&self, mut result: CostResult) -> CostResult {
         self.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
         result.cached = true;
         result.requests = 0;
-        Ok(Some(result))
+        result
+    }
+
+    /// Asks the source, within the monthly budget, and caches what came back.
+    /// Once requests are paid for, bookkeeping failures only warn: the result
+    /// is returned all the same.
+    async fn fetch(&self, q: &CostQuery, key: &str) -> Result<CostResult, CostError> {
+        let now = Utc::now();
+        self.metrics.cache_misses.fetch_add(1, Ordering::Relaxed);
+        let month = now.format("%Y-%m").to_string();
+        let gate = self.monthly_limit.map(|limit| BudgetGate {
+            store: &self.store,
+            month: &month,
+            limit,
+            reserved: AtomicU32::new(0),
+        });
+        let meter = match &gate {
+            Some(g) => Meter::gated(g),
+            None => Meter::new(),
+        };
+        let outcome = self.inner.cost_and_usage_metered(q, &meter).await;
+        let spent = meter.spent();
+        self.metrics
+            .requests
+            .fetch_add(spent as u64, Ordering::Relaxed);
+        if let Some(g) = &gate {
+            // Reserved but not made (a failure before sending) is given back;
+            // made beyond what was reserved (a source that cannot admit per page) is added.
+            let delta = spent as i64 - g.reserved.load(Ordering::Relaxed) as i64;
+            if let Err(e) = self.store.adjust_reserved(&month, delta).await {
+                self.metrics
+                    .request_record_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, delta, "could not correct the monthly request budget");
+            }
+        }
+        let day = now.format("%Y-%m-%d").to_string();
+        if let Err(e) = self
+            .store
+            .record_requests(&day, self.inner.name(), spent)
+            .await
+        {
+            self.metrics
+                .request_record_failures
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, requests = spent, "could not record Cost Explorer requests");
+        }
+        let result = outcome?;
+        // A result that cost nothing (e.g. a period not yet started in UTC) is not worth keeping.
+        if spent > 0 {
+            if let Err(e) = self.put(q, key, &result, now).await {
+                self.metrics
+                    .cache_write_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "could not cache a cost result; returning it uncached");
+            }
+        }
+        Ok(result)
+    }
+
+    async fn put(
+        &self,
+        q: &CostQuery,
+        key: &str,
+        result: &CostResult,
+        now: chrono::DateTime<Utc>,
+    ) -> Result<(), CostError> {
+        let text = serde_json::to_string(result).map_err(|e| CostError::Cache(e.to_string()))?;
+        self.store
+            .cache_put(
+                key,
+                self.inner.name(),
+                &q.canonical(),
+                &text,
+                now,
+                now + self.ttl_for(q, result.estimated()),
+            )
+            .await
+            .map_err(|e| CostError::Cache(e.to_string()))
     }
 }
 
@@ -105,6 +230,10 @@ impl CostSource for CachedSource {
 
     fn is_sample(&self) -> bool {
         self.inner.is_sample()
+    }
+
+    fn connection_id(&self, connection: Option<&str>) -> String {
+        self.inner.connection_id(connection)
     }
 
     fn known_accounts(&self) -> Vec<(String, String)> {
@@ -128,50 +257,29 @@ impl CostSource for CachedSource {
         if let Some(hit) = self.cached(&key).await? {
             return Ok(hit);
         }
-        // Identical questions asked at once pay once: the first asks, the rest read its answer.
-        let _flight = self.flights.lock(&key).await;
+        // Identical questions asked at once pay once: the first asks, the
+        // rest take its outcome. A failure goes to those already queued when
+        // it landed (no retry storm); only later askers try again.
+        let arrived = Instant::now();
+        let mut flight = self.flights.lock(&key).await;
+        match flight.as_ref() {
+            Some(Landed { outcome: Ok(r), .. }) => return Ok(self.hit(r.clone())),
+            Some(Landed {
+                outcome: Err(e),
+                at,
+            }) if *at >= arrived => return Err(e.clone()),
+            _ => {}
+        }
+        // Another process may have answered meanwhile.
         if let Some(hit) = self.cached(&key).await? {
             return Ok(hit);
         }
-        let now = Utc::now();
-        self.metrics.cache_misses.fetch_add(1, Ordering::Relaxed);
-        if let Some(limit) = self.monthly_limit {
-            let month = now.format("%Y-%m-01").to_string();
-            let used = self
-                .store
-                .requests_since(&month)
-                .await
-                .map_err(|e| CostError::Cache(e.to_string()))?;
-            if used >= limit {
-                return Err(CostError::MonthlyBudget { limit });
-            }
-        }
-        // Requests are counted as they are made, so a query that fails part-way is still on the books.
-        let meter = std::sync::atomic::AtomicU32::new(0);
-        let outcome = self.inner.cost_and_usage_metered(q, &meter).await;
-        let spent = meter.load(Ordering::Relaxed);
-        self.metrics
-            .requests
-            .fetch_add(spent as u64, Ordering::Relaxed);
-        let day = now.format("%Y-%m-%d").to_string();
-        self.store
-            .record_requests(&day, self.inner.name(), spent)
-            .await
-            .map_err(|e| CostError::Cache(e.to_string()))?;
-        let result = outcome?;
-        let text = serde_json::to_string(&result).map_err(|e| CostError::Cache(e.to_string()))?;
-        self.store
-            .cache_put(
-                &key,
-                self.inner.name(),
-                &q.canonical(),
-                &text,
-                now,
-                now + self.ttl_for(q, result.estimated()),
-            )
-            .await
-            .map_err(|e| CostError::Cache(e.to_string()))?;
-        Ok(result)
+        let outcome = self.fetch(q, &key).await;
+        *flight = Some(Landed {
+            at: Instant::now(),
+            outcome: outcome.clone(),
+        });
+        outcome
     }
 }
 
@@ -206,6 +314,8 @@ mod tests {
                 source: "counting".into(),
                 requests: 1,
                 cached: false,
+                days_are_utc: false,
+                end_clamped_to: None,
             })
         }
     }
@@ -305,9 +415,12 @@ mod tests {
         async fn cost_and_usage_metered(
             &self,
             _q: &CostQuery,
-            meter: &std::sync::atomic::AtomicU32,
+            meter: &Meter<'_>,
         ) -> Result<CostResult, CostError> {
-            meter.fetch_add(2, Ordering::Relaxed);
+            meter.admit().await?;
+            meter.record(1);
+            meter.admit().await?;
+            meter.record(1);
             Err(CostError::Throttled)
         }
     }
@@ -330,16 +443,17 @@ mod tests {
             Err(CostError::Throttled)
         ));
         assert_eq!(store.requests_since("2000-01-01").await.unwrap(), 2);
-        assert!(matches!(
-            cached.cost_and_usage(&q).await,
-            Err(CostError::Throttled)
-        ));
-        // Four requests recorded, over the limit of three: no further request is made.
+        // The next query's first page is the third request; its second would overshoot and is not made.
         assert!(matches!(
             cached.cost_and_usage(&q).await,
             Err(CostError::MonthlyBudget { limit: 3 })
         ));
-        assert_eq!(store.requests_since("2000-01-01").await.unwrap(), 4);
+        assert_eq!(store.requests_since("2000-01-01").await.unwrap(), 3);
+        assert!(matches!(
+            cached.cost_and_usage(&q).await,
+            Err(CostError::MonthlyBudget { limit: 3 })
+        ));
+        assert_eq!(store.requests_since("2000-01-01").await.unwrap(), 3);
     }
 
     #[tokio::test]
@@ -358,5 +472,258 @@ mod tests {
         assert_eq!(cached.ttl_for(&closed, false), Duration::hours(168));
         assert_eq!(cached.ttl_for(&closed, true), Duration::minutes(60));
         assert_eq!(cached.ttl_for(&open, false), Duration::minutes(60));
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn cached_over(inner: Arc<dyn CostSource>, store: &Store) -> CachedSource {
+        let today = day("2026-11-19");
+        CachedSource::new(
+            inner,
+            store.clone(),
+            CacheConfig::default(),
+            Arc::new(move || today),
+        )
+    }
+
+    /// Answers with a different amount per connection identity, as two
+    /// organizations would; counts requests.
+    struct TwoOrgs {
+        identity: String,
+        amount: &'static str,
+        calls: Arc<AtomicU32>,
+    }
+
+    #[async_trait]
+    impl CostSource for TwoOrgs {
+        fn name(&self) -> &str {
+            "orgs"
+        }
+        fn connection_id(&self, _connection: Option<&str>) -> String {
+            self.identity.clone()
+        }
+        async fn cost_and_usage(&self, q: &CostQuery) -> Result<CostResult, CostError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            let mut r = Counting(AtomicU32::new(0)).cost_and_usage(q).await?;
+            r.buckets[0].groups[0].amount = self.amount.parse().unwrap();
+            Ok(r)
+        }
+    }
+
+    #[tokio::test]
+    async fn other_credentials_never_see_cached_results() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("c.db")).await.unwrap();
+        let calls = Arc::new(AtomicU32::new(0));
+        let org = |identity: &str, amount| {
+            cached_over(
+                Arc::new(TwoOrgs {
+                    identity: identity.into(),
+                    amount,
+                    calls: calls.clone(),
+                }),
+                &store,
+            )
+        };
+        let (a, b) = (org("org-a", "100"), org("org-b", "200"));
+        let q = CostQuery::new(Period::month(2026, 10));
+        assert_eq!(
+            a.cost_and_usage(&q).await.unwrap().total(),
+            Decimal::from(100)
+        );
+        // Same source name, same query, other credentials: asked again, its own figure.
+        let from_b = b.cost_and_usage(&q).await.unwrap();
+        assert_eq!(from_b.total(), Decimal::from(200));
+        assert!(!from_b.cached);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+        // Each is then served its own cached figure.
+        assert_eq!(
+            a.cost_and_usage(&q).await.unwrap().total(),
+            Decimal::from(100)
+        );
+        assert_eq!(
+            b.cost_and_usage(&q).await.unwrap().total(),
+            Decimal::from(200)
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    /// Takes a while, then fails; counts calls.
+    struct SlowFailing(AtomicU32);
+
+    #[async_trait]
+    impl CostSource for SlowFailing {
+        fn name(&self) -> &str {
+            "slow-failing"
+        }
+        async fn cost_and_usage(&self, _q: &CostQuery) -> Result<CostResult, CostError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            Err(CostError::Throttled)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_flight_fails_its_waiters_instead_of_each_retrying() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("c.db")).await.unwrap();
+        let inner = Arc::new(SlowFailing(AtomicU32::new(0)));
+        let cached = Arc::new(cached_over(inner.clone(), &store).with_monthly_limit(100));
+        let q = CostQuery::new(Period::month(2026, 10));
+        let askers: Vec<_> = (0..10)
+            .map(|_| {
+                let (cached, q) = (cached.clone(), q.clone());
+                tokio::spawn(async move { cached.cost_and_usage(&q).await })
+            })
+            .collect();
+        for a in askers {
+            assert!(matches!(a.await.unwrap(), Err(CostError::Throttled)));
+        }
+        assert_eq!(
+            inner.0.load(Ordering::SeqCst),
+            1,
+            "one request for ten askers"
+        );
+        assert!(cached.flights.is_empty());
+        // Asked again later: tried again.
+        assert!(cached.cost_and_usage(&q).await.is_err());
+        assert_eq!(inner.0.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn the_monthly_cap_holds_across_processes_and_concurrent_queries() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("c.db");
+        // Two handles on one file, as two costbot processes would have.
+        let stores = [
+            Store::open(&db).await.unwrap(),
+            Store::open(&db).await.unwrap(),
+        ];
+        let inner = Arc::new(SlowCounting(AtomicU32::new(0)));
+        let sources: Vec<Arc<CachedSource>> = stores
+            .iter()
+            .map(|s| Arc::new(cached_over(inner.clone(), s).with_monthly_limit(7)))
+            .collect();
+        let mut askers = Vec::new();
+        for i in 0..40 {
+            let source = sources[i % 2].clone();
+            // Distinct queries: none is answered by another's flight or cache entry.
+            let mut q = CostQuery::new(Period::month(2026, 10));
+            q.filter.services = vec![format!("service {i}")];
+            askers.push(tokio::spawn(async move { source.cost_and_usage(&q).await }));
+        }
+        let (mut answered, mut refused) = (0, 0);
+        for a in askers {
+            match a.await.unwrap() {
+                Ok(_) => answered += 1,
+                Err(CostError::MonthlyBudget { limit: 7 }) => refused += 1,
+                Err(e) => panic!("unexpected {e:?}"),
+            }
+        }
+        assert_eq!((answered, refused), (7, 33));
+        assert_eq!(inner.0.load(Ordering::SeqCst), 7, "exactly the cap");
+        let month = Utc::now().format("%Y-%m").to_string();
+        assert_eq!(stores[0].reserved_requests(&month).await.unwrap(), 7);
+        assert_eq!(stores[1].requests_since("2000-01-01").await.unwrap(), 7);
+    }
+
+    /// Pages like Cost Explorer: admits and records each of three pages.
+    struct ThreePages(AtomicU32);
+
+    #[async_trait]
+    impl CostSource for ThreePages {
+        fn name(&self) -> &str {
+            "pages"
+        }
+        async fn cost_and_usage(&self, q: &CostQuery) -> Result<CostResult, CostError> {
+            self.cost_and_usage_metered(q, &Meter::new()).await
+        }
+        async fn cost_and_usage_metered(
+            &self,
+            q: &CostQuery,
+            meter: &Meter<'_>,
+        ) -> Result<CostResult, CostError> {
+            for _ in 0..3 {
+                meter.admit().await?;
+                self.0.fetch_add(1, Ordering::SeqCst);
+                meter.record(1);
+            }
+            let mut r = Counting(AtomicU32::new(0)).cost_and_usage(q).await?;
+            r.requests = 3;
+            Ok(r)
+        }
+    }
+
+    #[tokio::test]
+    async fn the_cap_stops_a_paginated_query_between_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("c.db")).await.unwrap();
+        let inner = Arc::new(ThreePages(AtomicU32::new(0)));
+        let cached = cached_over(inner.clone(), &store).with_monthly_limit(4);
+        let q = CostQuery::new(Period::month(2026, 10));
+        assert_eq!(cached.cost_and_usage(&q).await.unwrap().requests, 3);
+        let mut other = q.clone();
+        other.granularity = crate::costs::Granularity::Monthly;
+        // The fourth page is within the cap, the fifth is not made.
+        assert!(matches!(
+            cached.cost_and_usage(&other).await,
+            Err(CostError::MonthlyBudget { limit: 4 })
+        ));
+        assert_eq!(inner.0.load(Ordering::SeqCst), 4);
+        let month = Utc::now().format("%Y-%m").to_string();
+        assert_eq!(store.reserved_requests(&month).await.unwrap(), 4);
+        assert_eq!(store.requests_since("2000-01-01").await.unwrap(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_paid_result_is_returned_when_the_cache_cannot_store_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("c.db");
+        let store = Store::open(&db).await.unwrap();
+        // Writes to the cache fail; reads still work.
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query("CREATE TRIGGER no_cache BEFORE INSERT ON cost_cache BEGIN SELECT RAISE(ABORT, 'cache is read-only'); END")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let inner = Arc::new(SlowCounting(AtomicU32::new(0)));
+        let cached = Arc::new(cached_over(inner.clone(), &store).with_monthly_limit(100));
+        let q = CostQuery::new(Period::month(2026, 10));
+        // Three askers at once: the one paid result reaches all, though it is not cached.
+        let askers: Vec<_> = (0..3)
+            .map(|_| {
+                let (cached, q) = (cached.clone(), q.clone());
+                tokio::spawn(async move { cached.cost_and_usage(&q).await })
+            })
+            .collect();
+        for a in askers {
+            let r = a.await.unwrap().unwrap();
+            assert_eq!(r.total(), "12.3456789012".parse::<Decimal>().unwrap());
+        }
+        assert_eq!(inner.0.load(Ordering::SeqCst), 1);
+        let m = cached.metrics();
+        assert_eq!(m.cache_write_failures.load(Ordering::Relaxed), 1);
+        assert_eq!(m.request_record_failures.load(Ordering::Relaxed), 0);
+        assert_eq!(store.requests_since("2000-01-01").await.unwrap(), 1);
+
+        // Now counting fails too (after the reservation): still answered.
+        sqlx::query("CREATE TRIGGER no_count BEFORE INSERT ON source_requests BEGIN SELECT RAISE(ABORT, 'no'); END")
+            .execute(&pool)
+            .await
+            .unwrap();
+        let mut q2 = q.clone();
+        q2.granularity = crate::costs::Granularity::Monthly;
+        let r = cached.cost_and_usage(&q2).await.unwrap();
+        assert_eq!(r.requests, 1);
+        assert_eq!(m.request_record_failures.load(Ordering::Relaxed), 1);
+        assert_eq!(m.cache_write_failures.load(Ordering::Relaxed), 2);
+        // The reservation stands, so the cap still counts the request.
+        let month = Utc::now().format("%Y-%m").to_string();
+        assert_eq!(store.reserved_requests(&month).await.unwrap(), 2);
+        pool.close().await;
     }
 }

@@ -4,28 +4,37 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_costexplorer::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_costexplorer::types as ce;
 use aws_sdk_costexplorer::Client;
-use chrono::NaiveDate;
+use chrono::{NaiveDate, Utc};
 use rust_decimal::Decimal;
+use sha2::{Digest, Sha256};
 
+use super::cache::Today;
 use super::{
-    CostError, CostQuery, CostResult, CostSource, Dimension, Granularity, GroupAmount, TimeBucket,
+    CostError, CostQuery, CostResult, CostSource, Dimension, Granularity, GroupAmount, Meter,
+    Period, TimeBucket,
 };
-use crate::config::AwsConfig;
+use crate::config::{AccountConfig, AwsConfig};
 
 /// One Cost Explorer client per configured connection.
 pub struct ExplorerSource {
     default: Client,
     connections: HashMap<String, Client>,
+    /// [`CostSource::connection_id`] of the default connection and of each named one.
+    default_identity: String,
+    identities: HashMap<String, String>,
     accounts: Vec<(String, String)>,
     max_requests_per_query: u32,
     history_months: u32,
     requests: Arc<AtomicU64>,
+    /// Today in UTC, Cost Explorer's calendar (injectable for tests).
+    utc_today: Today,
 }
 
 impl ExplorerSource {
@@ -50,7 +59,19 @@ impl ExplorerSource {
             Some(role) => assume(&base, role, None).await,
             None => base.clone(),
         };
+        let default_identity = identity(
+            &base,
+            &AccountConfig {
+                name: String::new(),
+                id: None,
+                profile: config.profile.clone(),
+                role_arn: config.role_arn.clone(),
+                external_id: None,
+            },
+        )
+        .await;
         let mut connections = HashMap::new();
+        let mut identities = HashMap::new();
         for account in &config.accounts {
             if !account.has_own_connection() {
                 continue;
@@ -65,6 +86,7 @@ impl ExplorerSource {
                 }
                 sdk = loader.load().await;
             }
+            identities.insert(account.name.clone(), identity(&sdk, account).await);
             if let Some(role) = &account.role_arn {
                 sdk = assume(
                     &sdk,
@@ -78,6 +100,8 @@ impl ExplorerSource {
         ExplorerSource {
             default: Client::new(&default_sdk),
             connections,
+            default_identity,
+            identities,
             accounts: config
                 .accounts
                 .iter()
@@ -86,7 +110,14 @@ impl ExplorerSource {
             max_requests_per_query: config.max_requests_per_query.max(1),
             history_months: config.history_months.max(1),
             requests: Arc::new(AtomicU64::new(0)),
+            utc_today: Arc::new(|| Utc::now().date_naive()),
         }
+    }
+
+    /// Replaces the UTC clock (tests).
+    pub fn with_utc_clock(mut self, utc_today: Today) -> Self {
+        self.utc_today = utc_today;
+        self
     }
 
     /// Billable Cost Explorer requests this process has made.
@@ -103,6 +134,68 @@ impl ExplorerSource {
                 .ok_or_else(|| CostError::UnknownConnection(name.to_string())),
         }
     }
+}
+
+/// A digest of what decides which organization answers on one connection:
+/// region, endpoint, profile, role and external id, and, when no role is
+/// assumed, the access key id the credentials resolve to now. Hashed, so the
+/// external id and key id appear nowhere in clear.
+///
+/// An assumed role's own session keys are left out: they change with every
+/// session, and the role ARN already names the account. Temporary base
+/// credentials (SSO, instance roles) change key id when they rotate, which
+/// only costs a cache miss after a restart.
+async fn identity(sdk: &SdkConfig, account: &AccountConfig) -> String {
+    let key_id = match account.role_arn {
+        Some(_) => None,
+        None => Some(match access_key_id(sdk).await {
+            Some(id) => id,
+            // Unknown credentials share nothing, not even with the next process.
+            None => format!("unresolved {}", uuid::Uuid::new_v4()),
+        }),
+    };
+    let fields: [(&str, Option<&str>); 6] = [
+        ("region", sdk.region().map(|r| r.as_ref())),
+        ("endpoint", sdk.endpoint_url()),
+        ("profile", account.profile.as_deref()),
+        ("role", account.role_arn.as_deref()),
+        (
+            "external id",
+            account.external_id.as_ref().map(|s| s.expose()),
+        ),
+        ("access key id", key_id.as_deref()),
+    ];
+    let mut h = Sha256::new();
+    for (name, value) in fields {
+        h.update(name.as_bytes());
+        match value {
+            Some(v) => {
+                h.update([1]);
+                h.update((v.len() as u64).to_be_bytes());
+                h.update(v.as_bytes());
+            }
+            None => h.update([0]),
+        }
+    }
+    format!("cost-explorer:{:x}", h.finalize())
+}
+
+/// The access key id `sdk`'s credentials resolve to, if they do within a few
+/// seconds (the default chain may probe the instance metadata service).
+async fn access_key_id(sdk: &SdkConfig) -> Option<String> {
+    use aws_credential_types::provider::ProvideCredentials;
+    let provider = sdk.credentials_provider()?;
+    match tokio::time::timeout(Duration::from_secs(5), provider.provide_credentials()).await {
+        Ok(Ok(c)) => Some(c.access_key_id().to_string()),
+        _ => None,
+    }
+}
+
+/// The exclusive end to ask Cost Explorer for. Its days are UTC, while
+/// costbot's "today" follows the configured zone and can be a day ahead (east
+/// of UTC): a UTC day that has not begun cannot be asked for.
+fn utc_end(period: &Period, utc_today: NaiveDate) -> NaiveDate {
+    period.end.min(utc_today + chrono::Duration::days(1))
 }
 
 async fn assume(base: &SdkConfig, role: &str, external_id: Option<String>) -> SdkConfig {
@@ -253,6 +346,18 @@ impl CostSource for ExplorerSource {
         "cost-explorer"
     }
 
+    fn connection_id(&self, connection: Option<&str>) -> String {
+        match connection {
+            None => self.default_identity.clone(),
+            Some(name) => self
+                .identities
+                .get(name)
+                .cloned()
+                // Fails with UnknownConnection before any request.
+                .unwrap_or_else(|| format!("cost-explorer:unknown {name}")),
+        }
+    }
+
     fn known_accounts(&self) -> Vec<(String, String)> {
         self.accounts.clone()
     }
@@ -262,22 +367,19 @@ impl CostSource for ExplorerSource {
     }
 
     async fn cost_and_usage(&self, q: &CostQuery) -> Result<CostResult, CostError> {
-        self.cost_and_usage_metered(q, &std::sync::atomic::AtomicU32::new(0))
-            .await
+        self.cost_and_usage_metered(q, &Meter::new()).await
     }
 
     async fn cost_and_usage_metered(
         &self,
         q: &CostQuery,
-        meter: &std::sync::atomic::AtomicU32,
+        meter: &Meter<'_>,
     ) -> Result<CostResult, CostError> {
         q.validate()?;
+        let utc_today = (self.utc_today)();
         // Cost Explorer keeps about 13 months (up to 38 with multi-year data): refuse
         // older periods here instead of paying for an error.
-        let earliest = super::periods::add_months(
-            chrono::Utc::now().date_naive(),
-            -(self.history_months as i32),
-        );
+        let earliest = super::periods::add_months(utc_today, -(self.history_months as i32));
         if q.period.start < earliest {
             return Err(CostError::OutOfRange(format!(
                 "{} (the oldest month configured as available is {})",
@@ -286,6 +388,21 @@ impl CostSource for ExplorerSource {
             )));
         }
         let client = self.client(q.connection.as_deref())?;
+        let end = utc_end(&q.period, utc_today);
+        let end_clamped_to = (end < q.period.end).then_some(end.max(q.period.start));
+        if end <= q.period.start {
+            // None of the period has begun in UTC: nothing to ask for, nothing to pay.
+            return Ok(CostResult {
+                query: q.clone(),
+                unit: "USD".into(),
+                buckets: Vec::new(),
+                source: "cost-explorer".into(),
+                requests: 0,
+                cached: false,
+                days_are_utc: true,
+                end_clamped_to,
+            });
+        }
         // Substring matches on usage types are done here: group by usage type too, keep matching rows.
         let narrow = !q.filter.usage_type_contains.is_empty();
         let mut group_by = q.group_by.clone();
@@ -302,7 +419,7 @@ impl CostSource for ExplorerSource {
         let filter = filter_expression(q);
         let period = ce::DateInterval::builder()
             .start(q.period.start.format("%Y-%m-%d").to_string())
-            .end(q.period.end.format("%Y-%m-%d").to_string())
+            .end(end.format("%Y-%m-%d").to_string())
             .build()
             .map_err(|e| CostError::InvalidQuery(e.to_string()))?;
         let granularity = match q.granularity {
@@ -321,6 +438,8 @@ impl CostSource for ExplorerSource {
                     limit: self.max_requests_per_query,
                 });
             }
+            // Each page is a billable request: the meter may refuse it (the monthly cap).
+            meter.admit().await?;
             let mut req = client
                 .get_cost_and_usage()
                 .time_period(period.clone())
@@ -336,7 +455,7 @@ impl CostSource for ExplorerSource {
             let resp = req.send().await.map_err(classify);
             requests += 1;
             self.requests.fetch_add(1, Ordering::Relaxed);
-            meter.fetch_add(1, Ordering::Relaxed);
+            meter.record(1);
             let resp = resp?;
             for r in resp.results_by_time() {
                 let tp = r.time_period();
@@ -403,6 +522,8 @@ impl CostSource for ExplorerSource {
             source: "cost-explorer".into(),
             requests,
             cached: false,
+            days_are_utc: true,
+            end_clamped_to,
         })
     }
 }
@@ -450,5 +571,116 @@ mod tests {
         assert_eq!(e.dimensions().unwrap().values(), ["AWS Lambda"]);
         q.filter = CostFilter::default();
         assert!(filter_expression(&q).is_none());
+    }
+
+    fn sdk(key_id: &str, endpoint: Option<&str>) -> SdkConfig {
+        let creds =
+            aws_credential_types::Credentials::new(key_id, "secret", None, None, "costbot-tests");
+        let mut b = SdkConfig::builder()
+            .region(Region::new("us-east-1"))
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(creds),
+            );
+        if let Some(url) = endpoint {
+            b = b.endpoint_url(url);
+        }
+        b.build()
+    }
+
+    fn account(role: Option<&str>, external_id: Option<&str>) -> AccountConfig {
+        AccountConfig {
+            name: "x".into(),
+            id: None,
+            profile: None,
+            role_arn: role.map(String::from),
+            external_id: external_id.map(crate::config::Secret::new),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_connection_identity_follows_what_picks_the_organization() {
+        let plain = account(None, None);
+        let a = identity(&sdk("AKIAAAAAAAAAAAAAAAAA", None), &plain).await;
+        assert_eq!(
+            a,
+            identity(&sdk("AKIAAAAAAAAAAAAAAAAA", None), &plain).await
+        );
+        // Other credentials, another endpoint: another identity.
+        assert_ne!(
+            a,
+            identity(&sdk("AKIABBBBBBBBBBBBBBBB", None), &plain).await
+        );
+        assert_ne!(
+            a,
+            identity(
+                &sdk("AKIAAAAAAAAAAAAAAAAA", Some("http://127.0.0.1:1")),
+                &plain
+            )
+            .await
+        );
+        // A role names the account: the caller's key does not matter, the role and external id do.
+        let role = "arn:aws:iam::222222222222:role/read";
+        let r = identity(
+            &sdk("AKIAAAAAAAAAAAAAAAAA", None),
+            &account(Some(role), None),
+        )
+        .await;
+        assert_ne!(r, a);
+        assert_eq!(
+            r,
+            identity(
+                &sdk("AKIABBBBBBBBBBBBBBBB", None),
+                &account(Some(role), None)
+            )
+            .await
+        );
+        let e1 = identity(
+            &sdk("AKIAAAAAAAAAAAAAAAAA", None),
+            &account(Some(role), Some("ext-one")),
+        )
+        .await;
+        let e2 = identity(
+            &sdk("AKIAAAAAAAAAAAAAAAAA", None),
+            &account(Some(role), Some("ext-two")),
+        )
+        .await;
+        assert_ne!(e1, e2);
+        assert_ne!(e1, r);
+        for id in [&a, &e1] {
+            assert!(!id.contains("AKIA") && !id.contains("ext-") && !id.contains("secret"));
+        }
+        // Credentials that do not resolve share with nobody.
+        let none = SdkConfig::builder()
+            .region(Region::new("us-east-1"))
+            .build();
+        assert_ne!(identity(&none, &plain).await, identity(&none, &plain).await);
+    }
+
+    #[test]
+    fn no_utc_day_that_has_not_begun_is_asked_for() {
+        let d = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let utc_today = d("2026-11-30");
+        // Already in Auckland's December 1st: the UTC day has not begun.
+        assert_eq!(
+            utc_end(&Period::day(d("2026-12-01")), utc_today),
+            d("2026-12-01")
+        );
+        // This UTC day is the last that can be asked for.
+        assert_eq!(
+            utc_end(&Period::day(d("2026-11-30")), utc_today),
+            d("2026-12-01")
+        );
+        assert_eq!(
+            utc_end(&Period::month(2026, 11), utc_today),
+            d("2026-12-01")
+        );
+        assert_eq!(
+            utc_end(&Period::month(2026, 12), utc_today),
+            d("2026-12-01")
+        );
+        assert_eq!(
+            utc_end(&Period::month(2026, 10), utc_today),
+            d("2026-11-01")
+        );
     }
 }

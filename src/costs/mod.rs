@@ -9,6 +9,7 @@ pub mod periods;
 pub mod sample;
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
@@ -265,6 +266,15 @@ pub struct CostResult {
     /// Whether this result came from the cache.
     #[serde(default)]
     pub cached: bool,
+    /// The buckets are UTC days (Cost Explorer's), which may differ from the
+    /// configured time zone's days; the answer should say so.
+    #[serde(default)]
+    pub days_are_utc: bool,
+    /// Set when the source asked for less than the query's period because the
+    /// rest had not started yet in UTC: the (exclusive) end actually asked for.
+    /// Equal to the period's start when nothing could be asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_clamped_to: Option<NaiveDate>,
 }
 
 impl CostResult {
@@ -318,7 +328,8 @@ impl CostResult {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+// Clone: one failed request is handed to every asker queued behind it.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum CostError {
     #[error("Cost Explorer is throttling requests; try again in a minute")]
     Throttled,
@@ -348,6 +359,47 @@ pub enum CostError {
     Cache(String),
 }
 
+/// Asked before each billable request of a query; may refuse it (a spending cap).
+#[async_trait]
+pub trait RequestGate: Send + Sync {
+    async fn admit(&self) -> Result<(), CostError>;
+}
+
+/// Counts a query's billable requests as they are made, so requests spent on
+/// a query that then fails are still counted, and lets a [`RequestGate`]
+/// refuse each one before it is made.
+#[derive(Default)]
+pub struct Meter<'a> {
+    spent: AtomicU32,
+    gate: Option<&'a dyn RequestGate>,
+}
+
+impl<'a> Meter<'a> {
+    pub fn new() -> Self {
+        Meter::default()
+    }
+    pub fn gated(gate: &'a dyn RequestGate) -> Self {
+        Meter {
+            spent: AtomicU32::new(0),
+            gate: Some(gate),
+        }
+    }
+    /// Before each billable request.
+    pub async fn admit(&self) -> Result<(), CostError> {
+        match self.gate {
+            Some(g) => g.admit().await,
+            None => Ok(()),
+        }
+    }
+    /// After each billable request, whether or not it succeeded.
+    pub fn record(&self, requests: u32) {
+        self.spent.fetch_add(requests, Ordering::Relaxed);
+    }
+    pub fn spent(&self) -> u32 {
+        self.spent.load(Ordering::Relaxed)
+    }
+}
+
 /// A source of cost data. Implementations: [`explorer::ExplorerSource`],
 /// [`sample::SampleSource`], and [`cache::CachedSource`] in front of either.
 #[async_trait]
@@ -357,6 +409,13 @@ pub trait CostSource: Send + Sync {
     /// Whether the numbers are the built-in sample organization.
     fn is_sample(&self) -> bool {
         false
+    }
+    /// Who answers a query on `connection` (None = the default one): equal
+    /// only when the same organization would answer, so cached results are
+    /// never served across credentials. Never contains secrets in clear.
+    /// The default suits sources without credentials: the name.
+    fn connection_id(&self, _connection: Option<&str>) -> String {
+        self.name().to_string()
     }
     /// Linked accounts this source knows by name: (name, id).
     fn known_accounts(&self) -> Vec<(String, String)> {
@@ -373,15 +432,17 @@ pub trait CostSource: Send + Sync {
         periods::add_months(today, -13)
     }
     async fn cost_and_usage(&self, query: &CostQuery) -> Result<CostResult, CostError>;
-    /// Like `cost_and_usage`, adding each billable request to `meter` as it is
-    /// made, so requests spent on a query that then fails are still counted.
+    /// Like `cost_and_usage`, passing each billable request through `meter`.
+    /// Sources that page should admit and record each page; this default
+    /// admits once and records the result's count afterwards.
     async fn cost_and_usage_metered(
         &self,
         query: &CostQuery,
-        meter: &std::sync::atomic::AtomicU32,
+        meter: &Meter<'_>,
     ) -> Result<CostResult, CostError> {
+        meter.admit().await?;
         let r = self.cost_and_usage(query).await?;
-        meter.fetch_add(r.requests, std::sync::atomic::Ordering::Relaxed);
+        meter.record(r.requests);
         Ok(r)
     }
 }

@@ -1,4 +1,5 @@
-//! The cost cache table and the billable-request counter.
+//! The cost cache table, the billable-request counter, and the monthly
+//! request budget shared across processes.
 
 use chrono::{DateTime, Utc};
 
@@ -78,5 +79,48 @@ impl Store {
         .fetch_one(self.pool())
         .await?;
         Ok(n as u64)
+    }
+
+    /// Reserves one request in `month` (YYYY-MM) if fewer than `limit` are
+    /// reserved or made; false when the month is used up. One statement, so
+    /// it is atomic across connections and processes.
+    pub async fn reserve_request(&self, month: &str, limit: u64) -> Result<bool, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let used: Vec<i64> = sqlx::query_scalar(
+            "INSERT INTO request_budget (month, used) SELECT ?1, 1 WHERE ?2 > 0
+             ON CONFLICT (month) DO UPDATE SET used = used + 1 WHERE used < ?2
+             RETURNING used",
+        )
+        .bind(month)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(!used.is_empty())
+    }
+
+    /// Corrects `month`'s reservations by `delta` once a query's real request
+    /// count is known (negative: reserved but not made).
+    pub async fn adjust_reserved(&self, month: &str, delta: i64) -> Result<(), StoreError> {
+        if delta == 0 {
+            return Ok(());
+        }
+        sqlx::query(
+            "INSERT INTO request_budget (month, used) VALUES (?1, MAX(?2, 0))
+             ON CONFLICT (month) DO UPDATE SET used = MAX(used + ?2, 0)",
+        )
+        .bind(month)
+        .bind(delta)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Requests reserved or made in `month` (YYYY-MM).
+    pub async fn reserved_requests(&self, month: &str) -> Result<u64, StoreError> {
+        let n: Option<i64> = sqlx::query_scalar("SELECT used FROM request_budget WHERE month = ?")
+            .bind(month)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(n.unwrap_or(0).max(0) as u64)
     }
 }

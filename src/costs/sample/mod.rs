@@ -403,6 +403,8 @@ impl SampleSource {
             source: "sample".into(),
             requests: 0,
             cached: false,
+            days_are_utc: false,
+            end_clamped_to: None,
         })
     }
 }
