@@ -139,7 +139,7 @@ impl App {
                 .map(|a| a.name.clone())
                 .collect(),
         };
-        let agent = Arc::new(Agent::new(tools, store.clone(), today));
+        let agent = Arc::new(Agent::new(tools, store.clone(), today).with_time_zone(config.tz()?));
         Ok(App {
             config,
             store,

@@ -178,14 +178,53 @@ pub fn compose(
                 let pct = percent_change(before, after)
                     .map(|p| format!(" ({})", format_percent(p)))
                     .unwrap_or_default();
-                a.summary = format!(
-                    "{what} spend {direction} by {}{pct}: {} in {} against {} in {}.",
-                    format(change.abs(), unit),
-                    format(after, unit),
-                    current.query.period.label(),
-                    format(before, unit),
-                    previous.query.period.label()
-                );
+                let (days_now, days_before) =
+                    (current.query.period.days(), previous.query.period.days());
+                if days_now != days_before && days_now > 0 && days_before > 0 {
+                    // Unequal periods: totals alone would mislead, so the headline is per day.
+                    let per_now = after / Decimal::from(days_now);
+                    let per_before = before / Decimal::from(days_before);
+                    let per_change = per_now - per_before;
+                    let per_direction = if per_change > Decimal::ZERO {
+                        "went up"
+                    } else if per_change < Decimal::ZERO {
+                        "went down"
+                    } else {
+                        "did not change"
+                    };
+                    let per_pct = percent_change(per_before, per_now)
+                        .map(|p| format!(" ({})", format_percent(p)))
+                        .unwrap_or_default();
+                    a.summary = format!(
+                        "{what} spend per day {per_direction} by {}{per_pct}: {} a day in {} ({days_now} days, {} in total) against {} a day in {} ({days_before} days, {} in total). The periods differ in length.",
+                        format(per_change.abs(), unit),
+                        format(per_now, unit),
+                        current.query.period.label(),
+                        format(after, unit),
+                        format(per_before, unit),
+                        previous.query.period.label(),
+                        format(before, unit),
+                    );
+                    a.figure(
+                        format!("{what} per day, {}", current.query.period.label()),
+                        per_now.round_dp(2),
+                        unit,
+                    );
+                    a.figure(
+                        format!("{what} per day, {}", previous.query.period.label()),
+                        per_before.round_dp(2),
+                        unit,
+                    );
+                } else {
+                    a.summary = format!(
+                        "{what} spend {direction} by {}{pct}: {} in {} against {} in {}.",
+                        format(change.abs(), unit),
+                        format(after, unit),
+                        current.query.period.label(),
+                        format(before, unit),
+                        previous.query.period.label()
+                    );
+                }
                 a.figure(
                     format!("{what}, {}", current.query.period.label()),
                     after,

@@ -117,6 +117,8 @@ pub struct Report {
     /// Questions that should be answered but were asked back.
     pub wrongly_asked_back: usize,
     pub guide_top3: Tally,
+    /// The same, by style of question (problem statements, how-to, definitions…).
+    pub guide_top3_by_style: BTreeMap<String, Tally>,
 }
 
 fn range(p: &crate::costs::periods::Period) -> [chrono::NaiveDate; 2] {
@@ -325,6 +327,11 @@ where
             }
             out.guide_top3 = Some(ok);
             report.guide_top3.add(ok);
+            report
+                .guide_top3_by_style
+                .entry(l.style.clone())
+                .or_default()
+                .add(ok);
         }
         report.exact.add(out.exact);
         report

@@ -55,6 +55,8 @@ struct Target {
 pub struct Agent {
     tools: Tools,
     planner: Box<dyn Planner>,
+    /// The zone "today" is read in; Cost Explorer's days are UTC.
+    time_zone: chrono_tz::Tz,
     store: Store,
     today: Today,
     /// Turns in one conversation run one at a time, so each sees the one
@@ -67,6 +69,7 @@ impl Agent {
         Agent {
             tools,
             planner: Box::new(RulesPlanner),
+            time_zone: chrono_tz::UTC,
             store,
             today,
             turns: KeyedLocks::new(),
@@ -84,6 +87,11 @@ impl Agent {
 
     pub fn tools(&self) -> &Tools {
         &self.tools
+    }
+
+    pub fn with_time_zone(mut self, tz: chrono_tz::Tz) -> Self {
+        self.time_zone = tz;
+        self
     }
 
     /// Plans with another planner (an LLM planner) instead of the rules.
@@ -311,6 +319,21 @@ impl Agent {
             today,
         );
         answer.tool_calls = records;
+        let results: Vec<&crate::costs::CostResult> =
+            outputs.iter().flat_map(|o| o.results()).collect();
+        if let Some(end) = results.iter().filter_map(|r| r.end_clamped_to).min() {
+            answer.notes.insert(0, format!(
+                "In UTC, which is how Cost Explorer counts days, {} has not begun yet: the figures end on {}.",
+                end.format("%-d %B %Y"),
+                (end - chrono::Duration::days(1)).format("%-d %B %Y")
+            ));
+        }
+        if self.time_zone != chrono_tz::UTC && results.iter().any(|r| r.days_are_utc) {
+            answer.notes.push(format!(
+                "Cost Explorer's days are UTC days; \"today\" here follows {}.",
+                self.time_zone.name()
+            ));
+        }
         for reading in plan.readings.iter().rev() {
             answer.notes.insert(0, reading.clone());
         }

@@ -103,6 +103,14 @@ async fn planner(
             report.guide_top3.total,
             100.0 * report.guide_top3.share()
         );
+        for (style, t) in &report.guide_top3_by_style {
+            println!(
+                "  {style:<10} {}/{} ({:.1}%)",
+                t.right,
+                t.total,
+                100.0 * t.share()
+            );
+        }
         println!("{:<12} {:>8} {:>8}", "intent", "right", "share");
         for (k, t) in &report.per_intent {
             println!(

@@ -10,13 +10,9 @@ use crate::costs::{Dimension, Granularity};
 
 /// Makes the two periods of a comparison comparable: a period still running
 /// is compared on its complete days with the same number of days at the
-/// start of the one before; periods of different lengths are said to differ.
-pub(super) fn like_with_like(
-    s: &mut Slots,
-    today: NaiveDate,
-    said: &str,
-    readings: &mut Vec<String>,
-) -> Result<(), PlanError> {
+/// start of the one before. Periods of different lengths stay as named: the
+/// answer compares them per day.
+pub(super) fn like_with_like(s: &mut Slots, today: NaiveDate, said: &str) -> Result<(), PlanError> {
     let mut current = s.period;
     if current.period.end > today {
         // Today is still being filled in.
@@ -40,15 +36,6 @@ pub(super) fn like_with_like(
     };
     if before.period == current.period {
         return Err(PlanError::SamePeriodTwice(said.to_string()));
-    }
-    if before.period.days() != current.period.days() {
-        readings.push(format!(
-            "{} has {} days and {} has {}: compare the totals per day as well.",
-            capitalized(&current.period.label()),
-            current.period.days(),
-            before.period.label(),
-            before.period.days()
-        ));
     }
     s.period = current;
     s.compare_to = Some(before);

@@ -112,11 +112,15 @@ impl PlanError {
     pub fn suggestions(&self, today: NaiveDate) -> Vec<String> {
         let examples = || EXAMPLES.iter().map(|s| s.to_string()).collect();
         match self {
-            PlanError::UnknownService(u) => u
+            PlanError::UnknownService(u) if !u.suggestions.is_empty() => u
                 .suggestions
                 .iter()
                 .map(|s| format!("Ask about '{s}'"))
                 .collect(),
+            PlanError::UnknownService(_) => vec![
+                "Top 10 services this month".into(),
+                "What did we spend last month, by service?".into(),
+            ],
             PlanError::Unanswerable { .. } | PlanError::UnreadableDate(_) => examples(),
             PlanError::Period(p) => match p {
                 PeriodProblem::Future { .. } => vec![
@@ -619,7 +623,7 @@ pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<P
                 .last()
                 .cloned()
                 .unwrap_or_else(|| "this period".into());
-            calls::like_with_like(&mut slots, ctx.today, &said, &mut readings)?;
+            calls::like_with_like(&mut slots, ctx.today, &said)?;
         }
         Intent::Advice => {
             // The one figure that matters for advice: the service's last 30 complete days.

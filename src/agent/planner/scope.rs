@@ -11,11 +11,9 @@ use super::{PlanContext, PlanError};
 use crate::costs::TagFilter;
 use crate::language::services::{self, ServiceMatch, UnknownService};
 
-static REGION: LazyLock<Regex> = LazyLock::new(|| {
-    re(
-        r"\b((?:us|eu|ap|sa|ca|me|af|il|mx)-(?:east|west|north|south|central|northeast|southeast|northwest|southwest)-\d)\b",
-    )
-});
+/// Anything shaped like a region; one that does not exist is asked back, not dropped.
+static REGION: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\b((?:us|eu|ap|sa|ca|me|af|il|mx|cn)-[a-z]+-\d{1,2})\b"));
 /// "team payments", "env=prod", "cost center 1234", "project: Phoenix".
 static TAG_FILTER: LazyLock<Regex> = LazyLock::new(|| {
     re(

@@ -65,7 +65,7 @@ pub(super) static DEFINITION: LazyLock<Regex> = LazyLock::new(|| {
 /// A number is asked for: these keep a question about cost even when it also describes a problem.
 pub(super) static QUANTITY: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"how much|\btotal\b|\bspen[dt] (on|in|for|last|this|during|over)\b|what (did|does|do|was|were|is|are) (we|our|the|it|they|\w{3,}) (spend|cost|pay|bill)|\bbreak ?down\b|\bbreakdown\b|\btop \d|\bshow me (the )?(spend|cost|bill|numbers)|\bhow (has|have|did) .* (changed|trended|moved)",
+        r"how much|\btotal\b|\bspen[dt] (on|in|for|last|this|during|over)\b|what (did|does|do|was|were|is|are|will) (?:(?:we|our|the|it|they|[\w-]{3,}) ){1,4}(spend|spent|cost|costs|pay|paid|bill|run us|set us back)\b|\bbreak ?down\b|\bbreakdown\b|\btop \d|\bshow me (the )?(spend|cost|bill|numbers)|\bhow (has|have|did) .* (changed|trended|moved)",
     )
 });
 /// One figure, explicitly: "just one total".
@@ -90,7 +90,7 @@ pub(super) static FORECAST: LazyLock<Regex> = LazyLock::new(|| {
 });
 pub(super) static ANOMALY: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"anomal|spike|unusual|unexpected|weird|strange|\bsurge|outlier|sudden|out of the ordinary|abnormal",
+        r"anomal|spike|unusual|unexpected|weird|strange|\bsurge|outlier|sudden|out of the ordinary|abnormal|\bodd\b|out of line|stand out|\bblips?\b",
     )
 });
 pub(super) static COMPARE: LazyLock<Regex> = LazyLock::new(|| {
