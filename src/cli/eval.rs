@@ -85,6 +85,17 @@ async fn planner(
             println!();
         }
         println!(
+            "guide search: {}",
+            if app.guides.has_dense() {
+                "hybrid (lexical and dense)".to_string()
+            } else {
+                format!(
+                    "lexical only ({})",
+                    app.dense_status.clone().unwrap_or_default()
+                )
+            }
+        );
+        println!(
             "{} questions, {} exactly right ({:.1}%)",
             report.exact.total,
             report.exact.right,

@@ -34,7 +34,18 @@ const SHORTHAND: &[(&str, &str)] = &[
     ("wht", "what"),
     ("whats", "what is"),
     ("hw", "how"),
+    ("mo", "month"),
+    ("gw", "gateway"),
+    ("gws", "gateways"),
 ];
+
+/// Words of the field that are never typos of another ("projection" is not "production").
+static KNOWN: LazyLock<std::collections::HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("domain.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect()
+});
 
 /// Words a typo may be corrected to. Short ones (up to six letters) only
 /// from a list that holds no ordinary English word's neighbour by accident
@@ -109,7 +120,7 @@ fn correct(word: &str) -> Option<&'static str> {
     if word.len() < 4 || !word.chars().all(|c| c.is_ascii_lowercase()) {
         return None;
     }
-    if ALL_TARGETS.contains(&word) {
+    if ALL_TARGETS.contains(&word) || KNOWN.contains(word) {
         return None;
     }
     // One letter from a month ("smarch") is left for the time reader to name as no month.

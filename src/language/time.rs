@@ -387,6 +387,75 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
                 }
             },
         ),
+        rule(
+            r"(?:the )?(?:past|last) (?:week or two|couple (?:of )?weeks)",
+            |_, t| rolling_days(14, PeriodUnit::Span, t),
+        ),
+        rule(
+            r"since (?:the )?(week|month|quarter|year) (?:began|started|start)",
+            |c, t| {
+                let s = match &c[1] {
+                    "week" => week_start(t),
+                    "month" => month_start(t),
+                    "quarter" => quarter_of(t),
+                    _ => ymd(t.year(), 1),
+                };
+                period(NamedPeriod::new(
+                    Period::inclusive(s, t),
+                    PeriodUnit::Span,
+                    true,
+                ))
+            },
+        ),
+        rule(
+            r"(?:the )?(\d+)(?:st|nd|rd|th) quarter(?: of (\d{4}))?",
+            |c, t| {
+                let q: u32 = c[1].parse().unwrap_or(0);
+                if !(1..=4).contains(&q) {
+                    return Built::Impossible(format!("a year has four quarters, not {q}"));
+                }
+                let y = c
+                    .get(2)
+                    .and_then(|y| y.as_str().parse().ok())
+                    .unwrap_or(t.year());
+                let s = quarter_start(y, q);
+                period(calendar(s, add_months(s, 3), PeriodUnit::Quarter, t))
+            },
+        ),
+        // Weekdays: "since monday", "on tuesday", "last friday" (the latest one before today).
+        rule(
+            r"(since|from|on|last|this past|past)? ?(monday|tuesday|wednesday|thursday|friday|saturday|sunday)",
+            |c, t| {
+                let days = [
+                    "monday",
+                    "tuesday",
+                    "wednesday",
+                    "thursday",
+                    "friday",
+                    "saturday",
+                    "sunday",
+                ];
+                let Some(idx) = days.iter().position(|d| *d == &c[2]) else {
+                    return NotTime;
+                };
+                let today_idx = t.weekday().num_days_from_monday() as i64;
+                let mut back = (today_idx - idx as i64).rem_euclid(7);
+                let word = c.get(1).map(|m| m.as_str()).unwrap_or("");
+                if back == 0 && word != "since" {
+                    back = 7;
+                }
+                let d = t - Duration::days(back);
+                if word == "since" || word == "from" {
+                    period(NamedPeriod::new(
+                        Period::inclusive(d, t),
+                        PeriodUnit::Span,
+                        true,
+                    ))
+                } else {
+                    period(NamedPeriod::new(Period::day(d), PeriodUnit::Day, false))
+                }
+            },
+        ),
         rule(r"week over week|this week vs last", |_, t| {
             let s = week_start(t);
             period(calendar(s, s + Duration::weeks(1), PeriodUnit::Week, t))
@@ -434,6 +503,26 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
                 }
                 period(NamedPeriod::new(
                     Period::new(a, add_months(b, 1)),
+                    PeriodUnit::Span,
+                    false,
+                ))
+            },
+        ),
+        // "nov through feb": a span of months without "from".
+        rule(
+            r"(MONTHS) (?:through|thru|till|until|-|–) (MONTHS)",
+            |c, t| {
+                let (Some(am), Some(bm)) = (month_number(&c[1]), month_number(&c[2])) else {
+                    return NotTime;
+                };
+                let mut b = latest_month(t, bm);
+                let mut ya = if am > bm { b.year() - 1 } else { b.year() };
+                if ymd(ya, am) > t {
+                    ya -= 1;
+                    b = ymd(b.year() - 1, bm);
+                }
+                period(NamedPeriod::new(
+                    Period::new(ymd(ya, am), add_months(b, 1)),
                     PeriodUnit::Span,
                     false,
                 ))

@@ -35,7 +35,13 @@ pub(super) fn merge(text: &str, p: &Parsed, previous: Option<&Slots>) -> Option<
     let prev = previous?;
     let lower = text.to_lowercase();
     let starts_followup = FOLLOWUP_START.is_match(&lower);
-    let refers_back = starts_followup || FOLLOWUP_REF.is_match(&lower) || p.relative_previous;
+    let names_nothing =
+        p.services.is_empty() && p.accounts.is_empty() && p.regions.is_empty() && p.tags.is_empty();
+    // "compare with last month": a baseline and nothing else refers to what came before.
+    let refers_back = starts_followup
+        || FOLLOWUP_REF.is_match(&lower)
+        || p.relative_previous
+        || (p.baseline_named && names_nothing);
     // "How much did we spend on S3 in March? is that normal" stands on its own: it names what and when.
     let self_contained = !starts_followup
         && !p.relative_previous

@@ -15,7 +15,7 @@ const DIMENSION_WORDS: &str = r"services?|accounts?|linked accounts?|regions?|te
 static GROUP: LazyLock<Regex> = LazyLock::new(|| {
     let dim = DIMENSION_WORDS;
     re(&format!(
-        r"(?i)\b(?:by|per|across|which|what|each|every|top \d{{1,2}}|most expensive|biggest|largest|split (?:it |that |this )?(?:by|into|per)|grouped by|group by|broken down by)[\s-]+(?:the\s+)?((?:{dim})(?:\s*(?:,|&|/|\+|\band\b|\bthen\b|\bplus\b)\s*(?:(?:then |and )?(?:by|per)[\s-]+)?(?:the\s+)?(?:{dim}))*)\b"
+        r"(?i)\b(?:by|per|across|which|what|each|every|top \d{{1,2}}|most expensive|biggest|largest|split (?:it |that |this )?(?:by|into|per)|grouped by|group by|broken down by|rank(?:ed)?(?: our| the| all| my)?|ranking(?: of)?(?: our| the)?|compare(?: our| the| all)?)[\s-]+(?:the\s+)?((?:{dim})(?:\s*(?:,|&|/|\+|\band\b|\bthen\b|\bplus\b)\s*(?:(?:then |and )?(?:by|per)[\s-]+)?(?:the\s+)?(?:{dim}))*)\b"
     ))
 });
 /// "team/env breakdown", "usage types for S3", "accounts ranked by cost".
@@ -84,7 +84,7 @@ pub(super) fn group_by(text: &str) -> Vec<Dimension> {
 pub(super) fn top_n(lower: &str) -> Option<usize> {
     TOP_N
         .captures(lower)
-        .and_then(|c| c.get(1).or(c.get(2)).or(c.get(3)))
+        .and_then(|c| c.get(1).or(c.get(2)).or(c.get(3)).or(c.get(4)))
         .and_then(|m| m.as_str().parse().ok())
         .filter(|n| *n > 0)
 }

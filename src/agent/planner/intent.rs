@@ -27,9 +27,28 @@ struct Exemplars {
 
 static HOWTO: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\bhow (do|can|could|should|would) (i|we|you|one|they)\b|\bhow to\b|\bways? to\b|\btips?\b|best practices?|\brecommend|\badvice\b|\bshould (we|i)\b|\bis it worth\b|\bworth it\b|\bhelp me (save|cut|reduce|optimi[sz]e|lower)|\bguide\b|\bis .+ cheaper\b|\bwhat can (we|i) do\b|\bany way to\b",
+        r"\bhow (do|can|could|should|would) (i|we|you|one|they)\b|\bhow to\b|\bways? to\b|\btips?\b|best practices?|\brecommend|\badvice\b|\bshould (we|i)\b|\bis it worth\b|\bworth it\b|\bhelp me (save|cut|reduce|optimi[sz]e|lower)|\bguide\b|\bis .+ cheaper\b|\bwhat can (we|i) do\b|\bany way to\b|\bdo (we|i) (really )?need\b",
     )
 });
+/// How questions and requests open; a message that opens otherwise and has no
+/// question mark is a statement.
+static STATEMENT: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"^\W*(how|what|what's|whats|which|why|where|when|who|show|give|list|break|compare|can|could|would|will|is|are|do|does|did|tell|get|pull|i need|i want|need|want|please|pls|any|total|top|spend|bill|forecast)\b",
+    )
+});
+/// Words that ask for a figure even inside a statement.
+static COST_REQUEST: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"\b(show|give|tell|list|break|pull|need|want)\b.*\b(spend|cost|costs|bill|numbers?|figures?|total)\b",
+    )
+});
+static EXPLICIT_GROUPING: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\b(by|per|split|break ?down|breakdown)\b"));
+
+static MEANING: LazyLock<Regex> =
+    LazyLock::new(|| re(r"\b(mean|means|meaning|stand for|stands for)\b"));
+
 /// Someone owns the figure: "what is *our* EC2 spend" asks for a number, not a definition.
 static OWNED: LazyLock<Regex> = LazyLock::new(|| re(r"\b(our|we|us|my|ours)\b"));
 
@@ -130,7 +149,7 @@ pub(super) fn nearest_act(masked: &str) -> (Act, f64) {
 }
 
 static DOMAIN: LazyLock<std::collections::HashSet<&'static str>> = LazyLock::new(|| {
-    include_str!("domain.txt")
+    include_str!("../../language/domain.txt")
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .collect()
@@ -157,6 +176,8 @@ pub(super) struct Cues<'a> {
     pub periods: usize,
     pub grouped: bool,
     pub scoped: bool,
+    /// Every period phrase starts with "since".
+    pub periods_only_since: bool,
 }
 
 fn words(t: &str) -> usize {
@@ -174,9 +195,7 @@ pub(super) fn classify(c: &Cues) -> Option<Intent> {
     }
     let quantity = QUANTITY.is_match(t);
     let definition = DEFINITION.is_match(t) && !OWNED.is_match(t) && c.periods == 0;
-    let asks_meaning = definition
-        && t.trim_end_matches(|ch: char| !ch.is_alphanumeric())
-            .ends_with("mean");
+    let asks_meaning = definition && MEANING.is_match(t);
     let howto = HOWTO.is_match(t);
     let (act, margin) = nearest_act(c.masked);
     let exemplar_advice = act == Act::Advice && margin > 0.02 && c.periods == 0 && words(t) >= 4;
@@ -189,9 +208,12 @@ pub(super) fn classify(c: &Cues) -> Option<Intent> {
         return Some(Intent::Advice);
     }
     // A statement that asks for no figure ("200 volumes nobody owns") describes a problem.
+    // In a statement, "since 2019" dates the problem and "which team owns it" is not a request.
+    let statement =
+        !STATEMENT.is_match(t) && !t.trim_end().ends_with('?') && !COST_REQUEST.is_match(t);
     let asks_for_figure = quantity
-        || c.periods > 0
-        || c.grouped
+        || (c.periods > 0 && !(statement && c.periods_only_since))
+        || (c.grouped && !(statement && !EXPLICIT_GROUPING.is_match(t)))
         || BREAKDOWN.is_match(t)
         || TREND.is_match(t)
         || FORECAST.is_match(t)

@@ -264,6 +264,13 @@ fn suggestion() -> String {
     )
 }
 
+/// Advice keeps an account only when the question places it there ("in staging", "the prod account").
+static ADVICE_ACCOUNT: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    vocabulary::re(
+        r"\baccounts?\b|\b(in|from|for|on) (the )?(prod|production|staging|stage|dev|development|data)\b",
+    )
+});
+
 /// Words just before a period that make it the baseline of a comparison.
 static BASELINE_BEFORE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
     vocabulary::re(
@@ -478,6 +485,7 @@ fn parse(typed: &str, ctx: &PlanContext) -> Result<Parsed, PlanError> {
         periods: periods.len() + time.iter().filter(|p| p.reading.is_err()).count(),
         grouped: !group_by.is_empty(),
         scoped,
+        periods_only_since: !time.is_empty() && time.iter().all(|p| p.said.starts_with("since")),
     });
     if let Some(e) = problem {
         if !matches!(
@@ -489,6 +497,15 @@ fn parse(typed: &str, ctx: &PlanContext) -> Result<Parsed, PlanError> {
     }
     let mut group_by = group_by;
     // "compare prod and staging", "us-east-1 vs eu-west-1": two values side by side, not two periods.
+    if intent == Some(Intent::Compare)
+        && periods.len() < 2
+        && !WHY_CHANGE.is_match(&t)
+        && !group_by.is_empty()
+        && (scope.accounts.len() >= 2 || scope.regions.len() >= 2)
+    {
+        // "eu-west-1 vs us-east-1, by region": the grouping named says how to set them side by side.
+        intent = Some(Intent::Breakdown);
+    }
     if intent == Some(Intent::Compare)
         && periods.len() < 2
         && !WHY_CHANGE.is_match(&t)
@@ -563,7 +580,7 @@ fn default_period(intent: Intent, today: NaiveDate) -> NamedPeriod {
 /// Plans one turn. `previous` is the slots of the conversation's last turn.
 pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<Plan, PlanError> {
     let p = parse(text, ctx)?;
-    let mut readings = p.readings.clone();
+    let readings = p.readings.clone();
     let mut slots = match followup::merge(text, &p, previous) {
         Some(s) => s,
         None => {
@@ -574,11 +591,23 @@ pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<P
             };
             let (period, compare_to) = match p.periods.len() {
                 0 => (default_period(intent, ctx.today), None),
+                // "versus the previous 7 days": the last 7 days against the 7 before.
+                1 if intent == Intent::Compare
+                    && p.baseline_named
+                    && p.periods[0].unit == PeriodUnit::Span
+                    && p.periods[0].period.end == ctx.today =>
+                {
+                    (p.periods[0], None)
+                }
                 1 if intent == Intent::Compare && p.baseline_named => {
                     // "EKS vs last month": this month so far against last month.
                     (current_unit(p.periods[0], ctx.today), Some(p.periods[0]))
                 }
                 1 => (p.periods[0], None),
+                _ if intent != Intent::Compare => {
+                    // "we had an incident last Tuesday … any anomalies last week?": the last period named is asked about.
+                    (*p.periods.last().expect("two or more"), None)
+                }
                 _ => {
                     let (earlier, later) = followup::chronological(p.periods[0], p.periods[1]);
                     (later, Some(earlier))
@@ -612,7 +641,7 @@ pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<P
             ),
         });
     }
-    if slots.intent == Intent::Advice && !text.to_lowercase().contains("account") {
+    if slots.intent == Intent::Advice && !ADVICE_ACCOUNT.is_match(&text.to_lowercase()) {
         // "dev boxes", "prod databases": advice is about the kind of resource, not an account.
         slots.accounts.clear();
     }

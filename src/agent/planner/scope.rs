@@ -353,7 +353,16 @@ pub(super) fn extract(
     for c in TEAM_BEFORE.captures_iter(&t) {
         let v = c.get(1).expect("value");
         let grouped = tag_grouped.iter().any(|k| k == "team");
-        if grouped
+        // "the storage team swears…": a team tag only when the data knows it or it is written as a name.
+        let typed = as_typed(v.start(), v.end(), v.as_str());
+        let known = ctx
+            .tag_values
+            .iter()
+            .any(|(k, val)| k == "team" && val.eq_ignore_ascii_case(v.as_str()));
+        let named = typed.chars().next().is_some_and(|ch| ch.is_uppercase());
+        let team_values_known = ctx.tag_values.iter().any(|(k, _)| k == "team");
+        if (team_values_known && !known && !named)
+            || grouped
             || NOT_A_VALUE.contains(&v.as_str())
             || tags.iter().any(|x| x.key == "team")
             || services.iter().any(|m| m.said.to_lowercase() == v.as_str())
@@ -415,13 +424,17 @@ fn problem(t: &str, ctx: &PlanContext, scope: &Scope) -> Option<PlanError> {
     {
         return Some(PlanError::UnknownRegion(r.clone()));
     }
-    if services.is_empty() {
+    // "our Oracle Cloud instances": a product outside AWS, even beside a generic word like "instances".
+    let only_generic = services.iter().all(|m| m.said == "instances");
+    if only_generic {
         if let Some(product) = NOT_AWS.iter().find(|p| contains_word(&t, p)) {
             return Some(PlanError::UnknownService(UnknownService {
                 given: product.to_string(),
                 suggestions: vec![],
             }));
         }
+    }
+    if services.is_empty() {
         if let Some(c) = AWS_PRODUCT.captures(&t) {
             let name = c[1].trim().to_string();
             let known = crate::language::time::find_periods(&name, ctx.today).len() > 0

@@ -48,12 +48,12 @@ pub(super) static DAILY: LazyLock<Regex> =
 
 pub(super) static EXPLAIN: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"how did you (get|calculate|compute|work|come|arrive)|where (does|did) (that|this|the) (number|figure|data)|show (me )?your work|what (query|queries|api|calls)|which (query|queries|api|calls)|how was (that|this) calculated|where did you get|what did you (query|call|ask)|where did (those|these|the|that|this) (numbers?|figures?|data) come from|cost in (api )?(calls|requests)|how many (api |cost explorer )?(calls|requests)",
+        r"how did you (get|calculate|compute|work|come|arrive)|where (does|did) (that|this|the) (number|figure|data)|show (me )?your work|what (query|queries|api|calls)|which (query|queries|api|calls)|how was (that|this) calculated|where did you get|what did you (query|call|ask)|where did (those|these|the|that|this) (numbers?|figures?|data) come from|cost in (api )?(calls|requests)|how you (got|get|calculated|computed|worked out|came up with) (this|that|it|these|those)|how many (api |cost explorer )?(calls|requests)",
     )
 });
 pub(super) static HELP: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"^\s*(help|hi|hello|hey|what can you do|what do you do|commands|what can i ask( you)?|how do i use (you|this|costbot))\W*$|what (kinds? of |sort of )?(questions|things) (can|could|should) i ask|what can you (actually )?do\b",
+        r"^\s*(help|hi|hello|hey|what can you do|what do you do|commands|what can i ask( you)?|how do i use (you|this|costbot))\W*$|what (kinds? of |sorts? of )?(questions|things) (can|could|should) (i ask|you answer|you do)|what can you (actually )?do\b",
     )
 });
 /// A definition: "what is a savings plan", "what does amortized mean".
@@ -95,7 +95,7 @@ pub(super) static ANOMALY: LazyLock<Regex> = LazyLock::new(|| {
 });
 pub(super) static COMPARE: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"why (did|is|was|has|are|were)|go(ne)? up|went up|go(ne)? down|went down|increase|decrease|\bdrop|\brise\b|\brose\b|\bgrew\b|\bgrow(s|n|ing)?\b|\bchange|compare|compared|\bvs\.?\b|versus|difference|jump|higher than|lower than|more than|less than|over week|over month|\bagainst\b",
+        r"why (did|is|was|has|are|were)|go(ne)? up|went up|go(ne)? down|went down|increase|decrease|\bdrop|\brise\b|\brose\b|\bgrew\b|\bgrow(s|n|ing)?\b|\bchange|compare|compared|\bvs\.?\b|versus|difference|jump|higher than|lower than|more than|less than|over week|over month|\bagainst\b|more expensive|pricier|costlier|cheaper than",
     )
 });
 pub(super) static TREND: LazyLock<Regex> = LazyLock::new(|| {
