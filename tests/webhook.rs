@@ -132,10 +132,11 @@ async fn bad_input_gets_clear_errors() {
     assert_eq!(history["messages"].as_array().unwrap().len(), 2);
     assert!(!body["error"]["suggestions"].as_array().unwrap().is_empty());
 
+    // A product Cost Explorer cannot see is asked back, never answered with the whole bill.
     let (status, body) = ask(
         &s.url,
         Some(SECRET),
-        json!({"text": "how much did we spend on lamda last month?"}),
+        json!({"text": "how much did we spend on Snowflake last month?"}),
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -143,7 +144,23 @@ async fn bad_input_gets_clear_errors() {
         body["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("AWS Lambda"),
+            .contains("snowflake"),
+        "{body}"
+    );
+    assert!(!body["error"]["suggestions"].as_array().unwrap().is_empty());
+
+    // A typo of a service is read, and the answer says how.
+    let (status, body) = ask(
+        &s.url,
+        Some(SECRET),
+        json!({"text": "how much did we spend on lamda last month?"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body["answer"]
+            .to_string()
+            .contains("I read 'lamda' as 'lambda'"),
         "{body}"
     );
 
@@ -153,7 +170,7 @@ async fn bad_input_gets_clear_errors() {
         body["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("not available"),
+            .contains("before the oldest data"),
         "{body}"
     );
     s.stop().await;

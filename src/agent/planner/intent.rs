@@ -213,7 +213,7 @@ pub(super) fn classify(c: &Cues) -> Option<Intent> {
         !STATEMENT.is_match(t) && !t.trim_end().ends_with('?') && !COST_REQUEST.is_match(t);
     let asks_for_figure = quantity
         || (c.periods > 0 && !(statement && c.periods_only_since))
-        || (c.grouped && !(statement && !EXPLICIT_GROUPING.is_match(t)))
+        || (c.grouped && (!statement || EXPLICIT_GROUPING.is_match(t)))
         || BREAKDOWN.is_match(t)
         || TREND.is_match(t)
         || FORECAST.is_match(t)

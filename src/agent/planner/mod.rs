@@ -364,6 +364,19 @@ fn parse(typed: &str, ctx: &PlanContext) -> Result<Parsed, PlanError> {
     let mut repeated: Option<String> = None;
     for phrase in &time {
         let Ok(p) = phrase.reading else { continue };
+        let says_so_far = [
+            "this", "to date", "so far", "mtd", "ytd", "qtd", "wtd", "current", "since", "today",
+        ]
+        .iter()
+        .any(|w| phrase.said.contains(w));
+        if p.to_date && !phrase.cut_at_today && !says_so_far && p.unit != PeriodUnit::Day {
+            // "Q4", "November", "2026": a named period that is still running.
+            readings.push(format!(
+                "'{}' is not over yet: these figures cover {} so far.",
+                phrase.said,
+                p.period.label()
+            ));
+        }
         if phrase.cut_at_today {
             readings.push(format!(
                 "I read '{}' up to today ({}): later costs do not exist yet.",
@@ -432,13 +445,8 @@ fn parse(typed: &str, ctx: &PlanContext) -> Result<Parsed, PlanError> {
         })
         .collect();
     let spans: Vec<(usize, usize)> = time.iter().map(|p| (p.start, p.end)).collect();
-    let scope = match scope::extract(text, ctx, &tag_grouped, &spans) {
-        Ok(s) => s,
-        Err((s, e)) => {
-            problem = problem.or(Some(e));
-            s
-        }
-    };
+    let (scope, scope_problem) = scope::extract(text, ctx, &tag_grouped, &spans);
+    problem = problem.or(scope_problem);
     // The message with its slots masked, for the exemplars.
     let mut masked = t.clone();
     for p in time.iter().rev() {

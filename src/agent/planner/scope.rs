@@ -266,7 +266,7 @@ pub(super) fn extract(
     ctx: &PlanContext,
     tag_grouped: &[String],
     period_spans: &[(usize, usize)],
-) -> Result<Scope, (Scope, PlanError)> {
+) -> (Scope, Option<PlanError>) {
     let t = text.to_lowercase();
     // Byte offsets of `t` match `text` only when lower-casing kept every length.
     let same_offsets = t.len() == text.len();
@@ -404,10 +404,8 @@ pub(super) fn extract(
         regions,
         tags,
     };
-    match problem(&t, ctx, &scope) {
-        Some(e) => Err((scope, e)),
-        None => Ok(scope),
-    }
+    let problem = problem(&t, ctx, &scope);
+    (scope, problem)
 }
 
 /// Something the question names that costbot cannot read: an account id
@@ -437,7 +435,7 @@ fn problem(t: &str, ctx: &PlanContext, scope: &Scope) -> Option<PlanError> {
     if services.is_empty() {
         if let Some(c) = AWS_PRODUCT.captures(&t) {
             let name = c[1].trim().to_string();
-            let known = crate::language::time::find_periods(&name, ctx.today).len() > 0
+            let known = !crate::language::time::find_periods(&name, ctx.today).is_empty()
                 || [
                     "bill",
                     "account",
@@ -531,11 +529,11 @@ mod tests {
 
     #[test]
     fn tag_values_keep_the_case_typed_or_known() {
-        let s = extract("spend for team Checkout last month", &ctx(), &[], &[]).unwrap();
+        let s = extract("spend for team Checkout last month", &ctx(), &[], &[]).0;
         assert_eq!(s.tags[0].values, vec!["Checkout"]);
-        let s = extract("spend for team Payments", &ctx(), &[], &[]).unwrap();
+        let s = extract("spend for team Payments", &ctx(), &[], &[]).0;
         assert_eq!(s.tags[0].values, vec!["payments"]);
-        let s = extract("cost for tag:CostCenter=AB-12", &ctx(), &[], &[]).unwrap();
+        let s = extract("cost for tag:CostCenter=AB-12", &ctx(), &[], &[]).0;
         assert_eq!(s.tags[0].key, "CostCenter");
         assert_eq!(s.tags[0].values, vec!["AB-12"]);
     }
@@ -543,8 +541,8 @@ mod tests {
     #[test]
     fn products_outside_aws_are_named() {
         match extract("how much did snowflake cost us", &ctx(), &[], &[]) {
-            Err((_, PlanError::UnknownService(u))) => assert_eq!(u.given, "snowflake"),
-            other => panic!("{:?}", other.map(|s| s.services).map_err(|e| e.1)),
+            (_, Some(PlanError::UnknownService(u))) => assert_eq!(u.given, "snowflake"),
+            (s, other) => panic!("{:?} {other:?}", s.services),
         }
     }
 }
