@@ -399,7 +399,6 @@ fn parse(typed: &str, ctx: &PlanContext) -> Result<Parsed, PlanError> {
             .strip_prefix("from ")
             .or_else(|| said.strip_prefix("between "))
         {
-            let halves: Vec<&str> = rest.splitn(2, [' ']).collect();
             let parts: Vec<&str> = rest.split(" to ").flat_map(|x| x.split(" and ")).collect();
             let months: Vec<NamedPeriod> = parts
                 .iter()
@@ -410,7 +409,7 @@ fn parse(typed: &str, ctx: &PlanContext) -> Result<Parsed, PlanError> {
                 })
                 .filter(|p| p.unit == PeriodUnit::Month)
                 .collect();
-            if months.len() == 2 && halves.len() == 2 {
+            if parts.len() == 2 && months.len() == 2 {
                 periods = months;
                 period_words = parts.iter().map(|x| x.to_string()).collect();
             }
