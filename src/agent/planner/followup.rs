@@ -85,7 +85,7 @@ pub(super) fn merge(text: &str, p: &Parsed, previous: Option<&Slots>) -> Option<
         let (earlier, later) = chronological(p.periods[0], prev.period);
         s.period = later;
         s.compare_to = Some(earlier);
-        return Some(finish(s, text, p, &lower, prev));
+        return Some(finish(s, p, &lower, prev));
     }
     if p.relative_previous && p.periods.is_empty() {
         // "the week before" steps back a week whatever the period was; "before that" one period.
@@ -109,12 +109,12 @@ pub(super) fn merge(text: &str, p: &Parsed, previous: Option<&Slots>) -> Option<
             s.period = later;
         }
     }
-    Some(finish(s, text, p, &lower, prev))
+    Some(finish(s, p, &lower, prev))
 }
 
 /// Filters, grouping and options of a follow-up: what it names replaces
 /// the previous turn's, or adds to it ("include staging too", "per account as well").
-fn finish(mut s: Slots, text: &str, p: &Parsed, lower: &str, prev: &Slots) -> Slots {
+fn finish(mut s: Slots, p: &Parsed, lower: &str, prev: &Slots) -> Slots {
     static ADDING: LazyLock<Regex> =
         LazyLock::new(|| re(r"\btoo\b|\bas well\b|\balso\b|\binclude\b|\bplus\b|\badd\b|\bboth\b"));
     let adding = ADDING.is_match(lower);
@@ -167,7 +167,7 @@ fn finish(mut s: Slots, text: &str, p: &Parsed, lower: &str, prev: &Slots) -> Sl
     s.include_credits_refunds = p.credits.unwrap_or(s.include_credits_refunds);
     s.granularity = p.granularity.or(s.granularity);
     if s.intent == Intent::Advice {
-        s.topic = Some(text.to_string());
+        s.topic = Some(p.normalized.clone());
     }
     s
 }

@@ -296,6 +296,8 @@ struct Parsed {
     relative_previous: bool,
     relative_unit: Option<PeriodUnit>,
     clear_filters: bool,
+    /// The message with shorthand and typos read: what the guides are searched with.
+    normalized: String,
     /// The only period named is the baseline: "vs last month", "compared to October".
     baseline_named: bool,
     readings: Vec<String>,
@@ -555,6 +557,7 @@ fn parse(typed: &str, ctx: &PlanContext) -> Result<Parsed, PlanError> {
                 _ => None,
             }),
         clear_filters: CLEAR_FILTERS.is_match(&t),
+        normalized: text.to_string(),
         baseline_named: time.len() == 1 && BASELINE_BEFORE.is_match(&t[..time[0].start]),
         readings,
     })
@@ -633,7 +636,7 @@ pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<P
                 metric: p.metric.unwrap_or_default(),
                 include_credits_refunds: p.credits.unwrap_or(false),
                 granularity: p.granularity,
-                topic: (intent == Intent::Advice).then(|| text.to_string()),
+                topic: (intent == Intent::Advice).then(|| p.normalized.clone()),
             }
         }
     };
