@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::body::Bytes;
-use axum::extract::{OriginalUri, State};
-use axum::http::{HeaderMap, Method, StatusCode};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing;
 use axum::{Json, Router};
@@ -136,13 +136,7 @@ impl Fake {
     }
 }
 
-fn record(
-    state: &FakeState,
-    method: &Method,
-    uri: &OriginalUri,
-    headers: &HeaderMap,
-    body: &Bytes,
-) {
+fn record(state: &FakeState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &Bytes) {
     state.calls.lock().unwrap().push(Call {
         method: method.to_string(),
         path: uri.path().to_string(),
@@ -159,7 +153,7 @@ fn record(
 async fn webhook(
     State(state): State<Arc<FakeState>>,
     method: Method,
-    uri: OriginalUri,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -182,7 +176,7 @@ async fn webhook(
 async fn commands(
     State(state): State<Arc<FakeState>>,
     method: Method,
-    uri: OriginalUri,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -217,7 +211,7 @@ async fn commands(
 async fn unknown(
     State(state): State<Arc<FakeState>>,
     method: Method,
-    uri: OriginalUri,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -481,7 +475,7 @@ pub fn help(token: &str, from: Origin<'_>) -> Value {
         2,
         token,
         from,
-        json!({"id": "1200000000000000000", "name": "cost", "type": 1, "options": [{"name": "help", "type": 1}]}),
+        json!({"id": "1200000000000000000", "name": "cost", "type": 1, "options": [{"name": "help", "type": 1, "options": []}]}),
     )
 }
 
