@@ -484,3 +484,71 @@ async fn commands_are_registered_at_start_in_the_guild_or_globally_and_failures_
 fn running_url(s: &running::Running) -> String {
     s.url.clone()
 }
+
+/// `costbot doctor` as a user runs it: what Discord still needs, and how the
+/// last registration went, without printing the token.
+#[tokio::test]
+async fn doctor_says_what_discord_needs_and_how_registering_went() {
+    let dir = tempfile::tempdir().unwrap();
+    let doctor = |vars: &[(&str, &str)]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_costbot"));
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", dir.path())
+            .env("COSTBOT_DATA_DIR", dir.path())
+            .current_dir(dir.path())
+            .arg("doctor");
+        for (k, v) in vars {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap() + &String::from_utf8(out.stderr).unwrap();
+        (out.status.success(), text)
+    };
+    let (ok, text) = doctor(&[]);
+    assert!(ok, "{text}");
+    assert!(text.contains("info Discord off"), "{text}");
+
+    let (ok, text) = doctor(&[("DISCORD_TOKEN", TOKEN)]);
+    assert!(!ok, "a partial setup is a problem: {text}");
+    assert!(text.contains("FAIL Discord needs the public key (DISCORD_PUBLIC_KEY"));
+    assert!(text.contains("FAIL Discord needs the application id (DISCORD_APPLICATION_ID"));
+    assert!(!text.contains(TOKEN), "{text}");
+
+    let key = public_key();
+    let all = [
+        ("DISCORD_TOKEN", TOKEN),
+        ("DISCORD_APPLICATION_ID", APP),
+        ("DISCORD_PUBLIC_KEY", key.as_str()),
+    ];
+    let (ok, text) = doctor(&all);
+    assert!(ok, "{text}");
+    assert!(text.contains("/cost not registered yet"), "{text}");
+
+    let store = costbot::store::Store::open(&dir.path().join("costbot.db"))
+        .await
+        .unwrap();
+    store
+        .discord_registration_record(
+            APP,
+            "global",
+            false,
+            "Discord refused the request (HTTP 401): 401: Unauthorized (code 0)",
+        )
+        .await
+        .unwrap();
+    store.close().await;
+    let (ok, text) = doctor(&all);
+    assert!(!ok, "a failed registration is a problem: {text}");
+    assert!(
+        text.contains("FAIL registering the Discord commands failed") && text.contains("HTTP 401"),
+        "{text}"
+    );
+
+    let (ok, text) = doctor(&[("DISCORD_PUBLIC_KEY", "not-hex")]);
+    assert!(!ok);
+    assert!(
+        text.contains("discord.public_key must be the application's public key: 64 hex digits"),
+        "a bad setting says what to do: {text}"
+    );
+}
