@@ -27,6 +27,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
         problems += usize::from(problem);
         println!("  {line}");
     }
+    problems += discord(&config).await;
     problems += source(config, args.aws).await?;
     Ok(if problems == 0 {
         ExitCode::SUCCESS
@@ -110,6 +111,38 @@ fn webhook_tokens(config: &Config) -> usize {
         }
     }
     0
+}
+
+/// Discord's settings, and how registering `/cost` went when `serve` last tried.
+async fn discord(config: &Config) -> usize {
+    let d = &config.discord;
+    let last = match (d.application_id(), d.is_configured()) {
+        (Some(app), true) => {
+            let target = match d.guild_id() {
+                Some(g) => format!("guild:{g}"),
+                None => "global".into(),
+            };
+            match crate::store::Store::open(&config.database_path()).await {
+                Ok(store) => {
+                    let r = store
+                        .discord_registration(&app.to_string(), &target)
+                        .await
+                        .ok()
+                        .flatten();
+                    store.close().await;
+                    r
+                }
+                Err(_) => None,
+            }
+        }
+        _ => None,
+    };
+    let mut problems = 0;
+    for (problem, line) in crate::channels::discord::doctor(d, last.as_ref()) {
+        problems += usize::from(problem);
+        println!("  {line}");
+    }
+    problems
 }
 
 fn budget(config: &Config) -> usize {

@@ -383,6 +383,55 @@ pub(super) const VARS: &[EnvVar] = &[
             Ok(())
         },
     },
+    // Discord: the names Discord's own docs and libraries use, COSTBOT_ for the rest.
+    EnvVar {
+        names: &["DISCORD_TOKEN"],
+        example: "MTAx.example.token",
+        set: |c, v| {
+            c.discord.token = Some(v.secret());
+            Ok(())
+        },
+    },
+    EnvVar {
+        names: &["DISCORD_APPLICATION_ID"],
+        example: "1100000000000000001",
+        set: |c, v| {
+            c.discord.application_id = Some(v.text().trim().to_string());
+            Ok(())
+        },
+    },
+    EnvVar {
+        names: &["DISCORD_PUBLIC_KEY"],
+        example: "67c6bd767ca099e79efac9fcce4d2022a63bf7dea780e7f3d813f694c1597089",
+        set: |c, v| {
+            c.discord.public_key = Some(v.text().trim().to_string());
+            Ok(())
+        },
+    },
+    EnvVar {
+        names: &["COSTBOT_DISCORD_API_URL"],
+        example: "http://127.0.0.1:9999/api/v10",
+        set: |c, v| {
+            c.discord.api_url = v.text();
+            Ok(())
+        },
+    },
+    EnvVar {
+        names: &["COSTBOT_DISCORD_GUILD_ID"],
+        example: "1100000000000000002",
+        set: |c, v| {
+            c.discord.guild_id = Some(v.text().trim().to_string());
+            Ok(())
+        },
+    },
+    EnvVar {
+        names: &["COSTBOT_DISCORD_MAX_BODY_BYTES"],
+        example: "65536",
+        set: |c, v| {
+            c.discord.max_body_bytes = v.parse()?;
+            Ok(())
+        },
+    },
 ];
 
 impl Config {

@@ -54,6 +54,7 @@ pub struct Config {
     pub server: ServerConfig,
     pub retrieval: RetrievalConfig,
     pub slack: SlackConfig,
+    pub discord: DiscordConfig,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
@@ -195,6 +196,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             retrieval: RetrievalConfig::default(),
             slack: SlackConfig::default(),
+            discord: DiscordConfig::default(),
         }
     }
 }
@@ -373,6 +375,152 @@ impl SlackConfig {
     }
 }
 
+/// Discord's REST API. serenity speaks v10 and builds every route on this base.
+pub const DISCORD_API_URL: &str = "https://discord.com/api/v10";
+
+/// Discord: HTTP interactions (`POST /discord/interactions`, Ed25519-signed)
+/// and the REST calls that answer them and register `/cost`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DiscordConfig {
+    /// The bot token (Developer Portal > Bot): registers commands.
+    pub token: Option<Secret>,
+    /// The application id (Developer Portal > General Information).
+    pub application_id: Option<String>,
+    /// The application's Ed25519 public key, 64 hex digits: verifies interactions.
+    pub public_key: Option<String>,
+    /// The REST base; anything but Discord's own is reached as a proxy.
+    pub api_url: String,
+    /// Register commands in this guild only (instant; global ones take up to an hour).
+    pub guild_id: Option<String>,
+    /// Largest interaction body read (a button press carries its whole message).
+    pub max_body_bytes: usize,
+}
+
+impl Default for DiscordConfig {
+    fn default() -> Self {
+        DiscordConfig {
+            token: None,
+            application_id: None,
+            public_key: None,
+            api_url: DISCORD_API_URL.into(),
+            guild_id: None,
+            max_body_bytes: 256 * 1024,
+        }
+    }
+}
+
+impl DiscordConfig {
+    /// Whether any Discord setting is present: then Discord starts, and what
+    /// is missing is an error rather than silence.
+    pub fn is_configured(&self) -> bool {
+        self.token.is_some()
+            || self.application_id.is_some()
+            || self.public_key.is_some()
+            || self.guild_id.is_some()
+    }
+
+    /// What Discord still needs, in words for `doctor` and start-up errors.
+    pub fn missing(&self) -> Vec<&'static str> {
+        let mut m = Vec::new();
+        if self.token.is_none() {
+            m.push("the bot token (DISCORD_TOKEN, Developer Portal > Bot > Reset Token) to register /cost");
+        }
+        if self.application_id.is_none() {
+            m.push("the application id (DISCORD_APPLICATION_ID, Developer Portal > General Information)");
+        }
+        if self.public_key.is_none() {
+            m.push("the public key (DISCORD_PUBLIC_KEY, Developer Portal > General Information) to verify interactions");
+        }
+        m
+    }
+
+    /// The application id as a number (validated).
+    pub fn application_id(&self) -> Option<u64> {
+        self.application_id.as_deref().and_then(snowflake)
+    }
+
+    pub fn guild_id(&self) -> Option<u64> {
+        self.guild_id.as_deref().and_then(snowflake)
+    }
+
+    /// The 32 bytes of the public key (validated as hex; the curve point is
+    /// checked where it is used).
+    pub fn public_key_bytes(&self) -> Option<[u8; 32]> {
+        let hex = self.public_key.as_deref()?.trim();
+        if hex.len() != 64 || !hex.is_ascii() {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, b) in out.iter_mut().enumerate() {
+            *b = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(out)
+    }
+
+    /// The origin requests go to instead of `https://discord.com`, when
+    /// `api_url` is not Discord's own (a proxy, or a local fake in tests).
+    pub fn proxy(&self) -> Option<String> {
+        let base = self.api_url.trim_end_matches('/');
+        if base == DISCORD_API_URL {
+            return None;
+        }
+        base.strip_suffix("/api/v10").map(str::to_string)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !self.is_configured() {
+            return Ok(());
+        }
+        if self
+            .token
+            .as_ref()
+            .is_some_and(|s| s.expose().trim().is_empty())
+        {
+            return Err(ConfigError::Invalid(
+                "discord.token is empty; paste the bot token from Developer Portal > Bot".into(),
+            ));
+        }
+        if self.application_id.is_some() && self.application_id().is_none() {
+            return Err(ConfigError::Invalid(
+                "discord.application_id must be the application's numeric id (Developer Portal > General Information > Application ID)".into(),
+            ));
+        }
+        if self.guild_id.is_some() && self.guild_id().is_none() {
+            return Err(ConfigError::Invalid(
+                "discord.guild_id must be a numeric server id (Discord: User Settings > Advanced > Developer Mode, then right-click the server > Copy Server ID), or left out to register commands globally".into(),
+            ));
+        }
+        if self.public_key.is_some() && self.public_key_bytes().is_none() {
+            return Err(ConfigError::Invalid(
+                "discord.public_key must be the application's public key: 64 hex digits from Developer Portal > General Information > Public Key".into(),
+            ));
+        }
+        let base = self.api_url.trim_end_matches('/');
+        if url_origin(base).is_none() || (base != DISCORD_API_URL && self.proxy().is_none()) {
+            return Err(ConfigError::Invalid(format!(
+                "discord.api_url '{}' must be an http(s) URL ending in /api/v10, like {DISCORD_API_URL} (serenity speaks API v10)",
+                self.api_url
+            )));
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "discord.max_body_bytes must be at least 1024".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A Discord id: a positive 64-bit number in decimal.
+fn snowflake(s: &str) -> Option<u64> {
+    let s = s.trim();
+    if s.is_empty() || s.len() > 20 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse::<u64>().ok().filter(|&n| n > 0)
+}
+
 /// `scheme://host[:port]` of an http(s) URL, lower-cased; None for anything else.
 pub fn url_origin(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
@@ -437,6 +585,7 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         self.tz()?;
         self.slack.validate()?;
+        self.discord.validate()?;
         if let Some(b) = self.budget_monthly {
             if b <= Decimal::ZERO {
                 return Err(ConfigError::Invalid(

@@ -1,0 +1,264 @@
+//! `POST /discord/interactions`: PING, `/cost` and the follow-up buttons.
+//!
+//! The body is bounded and its signature checked before it is parsed. A
+//! question gets its acknowledgement in the HTTP response (Discord allows
+//! 3 s): a deferred response for a command (type 5, "costbot is
+//! thinking…"), a deferred update for a button (type 6); the answer follows
+//! through REST.
+
+use axum::body::Bytes;
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serenity::all::{
+    CommandDataOption, CommandDataOptionValue, CommandInteraction, ComponentInteraction,
+    CreateInteractionResponse, CreateInteractionResponseMessage, Interaction, InteractionContext,
+};
+
+use super::verify::{self, VerifyError};
+use super::{DiscordState, Place, Reply, MAX_TEXT_CHARS};
+use crate::http::ApiError;
+use crate::render::discord::followup_question;
+
+/// The interaction types costbot answers (Discord's numbering).
+const PING: u8 = 1;
+const APPLICATION_COMMAND: u8 = 2;
+const MESSAGE_COMPONENT: u8 = 3;
+
+pub const HELP: &str = "Ask me about your AWS bill with `/cost ask`, for example:\n\
+• `/cost ask question: why did EC2 go up last week?`\n\
+• `/cost ask question: top 5 services this month`\n\
+• `/cost ask question: will we stay within budget this month?`\n\
+• `/cost ask question: how can we cut NAT gateway costs?`\n\
+Follow up in the same channel (`/cost ask question: and the month before?`) or with the buttons under an answer; anyone in the channel may.";
+
+pub async fn handle(State(state): State<DiscordState>, request: Request) -> Response {
+    let body = match read_verified(&state, request).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    #[derive(Deserialize)]
+    struct Kind {
+        #[serde(rename = "type")]
+        kind: u8,
+    }
+    let kind = match serde_json::from_slice::<Kind>(&body) {
+        Ok(k) => k.kind,
+        Err(e) => return bad_request(format!("not a Discord interaction: {e}")),
+    };
+    if !matches!(kind, PING | APPLICATION_COMMAND | MESSAGE_COMPONENT) {
+        return bad_request(format!(
+            "interaction type {kind} is not one costbot handles: it answers PING (1), APPLICATION_COMMAND (2) and MESSAGE_COMPONENT (3)"
+        ));
+    }
+    let interaction: Interaction = match serde_json::from_slice(&body) {
+        Ok(i) => i,
+        Err(e) => {
+            tracing::info!(error = %e, kind, "an interaction costbot could not read");
+            return bad_request(format!("the interaction could not be read: {e}"));
+        }
+    };
+    let response = match interaction {
+        Interaction::Ping(_) => CreateInteractionResponse::Pong,
+        Interaction::Command(c) => state.on_command(c),
+        Interaction::Component(c) => state.on_component(c),
+        _ => return bad_request("that interaction type is not one costbot handles"),
+    };
+    Json(response).into_response()
+}
+
+impl DiscordState {
+    /// `/cost ask` starts an answer and defers; `/cost help` answers at once.
+    fn on_command(&self, c: CommandInteraction) -> CreateInteractionResponse {
+        if c.data.name != "cost" {
+            return ephemeral(&format!(
+                "costbot does not know `/{}`; try `/cost help`.",
+                c.data.name
+            ));
+        }
+        match subcommand(&c.data.options) {
+            Some(("help", _)) => ephemeral(HELP),
+            Some(("ask", options)) => {
+                let question = options
+                    .iter()
+                    .find(|o| o.name == "question")
+                    .and_then(|o| match &o.value {
+                        CommandDataOptionValue::String(s) => Some(s.trim()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                if question.is_empty() {
+                    return ephemeral("Ask a question, for example `/cost ask question: why did EC2 go up last week?`");
+                }
+                if question.chars().count() > MAX_TEXT_CHARS {
+                    return ephemeral(&format!(
+                        "That question is longer than {MAX_TEXT_CHARS} characters; ask it more briefly."
+                    ));
+                }
+                let turn = place(&c).turn(question);
+                self.answer_later(turn, c.token, Reply::EditOriginal, None);
+                CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new())
+            }
+            _ => ephemeral("costbot knows `/cost ask` and `/cost help`."),
+        }
+    }
+
+    /// A follow-up button asks its question in the pressed message's
+    /// conversation (the channel it is in); the answer comes as new messages.
+    fn on_component(&self, c: ComponentInteraction) -> CreateInteractionResponse {
+        let Some(question) = followup_question(&c.data.custom_id) else {
+            tracing::debug!("a button that is not costbot's");
+            return ephemeral("That button is not costbot's.");
+        };
+        let place = Place {
+            guild: c.guild_id.map(|g| g.get()),
+            channel: c.channel_id.get(),
+            user: c.user.id.get(),
+            private_channel: c.context == Some(InteractionContext::PrivateChannel),
+        };
+        let question = question.to_string();
+        self.answer_later(
+            place.turn(&question),
+            c.token,
+            Reply::FollowUp,
+            Some(question),
+        );
+        CreateInteractionResponse::Acknowledge
+    }
+}
+
+fn place(c: &CommandInteraction) -> Place {
+    Place {
+        guild: c.guild_id.map(|g| g.get()),
+        channel: c.channel_id.get(),
+        user: c.user.id.get(),
+        private_channel: c.context == Some(InteractionContext::PrivateChannel),
+    }
+}
+
+/// The subcommand and its options (`/cost ask question:…` → ("ask", [question])).
+fn subcommand(options: &[CommandDataOption]) -> Option<(&str, &[CommandDataOption])> {
+    let first = options.first()?;
+    match &first.value {
+        CommandDataOptionValue::SubCommand(o) => Some((first.name.as_str(), o.as_slice())),
+        _ => None,
+    }
+}
+
+/// A message only the person who asked sees (type 4, ephemeral).
+fn ephemeral(text: &str) -> CreateInteractionResponse {
+    CreateInteractionResponse::Message(
+        CreateInteractionResponseMessage::new()
+            .content(crate::render::discord::truncate(text, 2000))
+            .ephemeral(true),
+    )
+}
+
+/// Reads a request's body, bounded, and verifies its signature. Anything
+/// wrong is a response to send back at once, with nothing answered or stored.
+async fn read_verified(state: &DiscordState, request: Request) -> Result<Bytes, Response> {
+    let (parts, body) = request.into_parts();
+    let unauthorized = |why: VerifyError| {
+        tracing::info!(reason = %why, "refused a Discord request");
+        ApiError::unauthorized(why.to_string())
+            .closing()
+            .into_response()
+    };
+    let now = verify::unix_now();
+    // What the head alone can refuse is refused before the body is read.
+    match (
+        verify::header(&parts.headers, verify::SIGNATURE_HEADER),
+        verify::header(&parts.headers, verify::TIMESTAMP_HEADER),
+    ) {
+        (Some(_), Some(ts)) => verify::check_age(ts, now).map_err(unauthorized)?,
+        _ => return Err(unauthorized(VerifyError::Missing)),
+    }
+    let limit = state.inner.max_body_bytes;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the request body is larger than {limit} bytes"),
+        )
+        .closing()
+        .into_response()
+    };
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let body = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+        {
+            too_large()
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "the request body could not be read",
+            )
+            .closing()
+            .into_response()
+        }
+    })?;
+    state
+        .inner
+        .verifier
+        .verify(&parts.headers, &body, now)
+        .map_err(unauthorized)?;
+    Ok(body)
+}
+
+fn bad_request(message: impl Into<String>) -> Response {
+    ApiError::new(StatusCode::BAD_REQUEST, "malformed", message).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn subcommands_and_their_options_are_read() {
+        let ask: Vec<CommandDataOption> = serde_json::from_value(json!([
+            {"name": "ask", "type": 1, "options": [{"name": "question", "type": 3, "value": "spend yesterday"}]}
+        ]))
+        .unwrap();
+        let (name, options) = subcommand(&ask).unwrap();
+        assert_eq!(name, "ask");
+        assert_eq!(options[0].name, "question");
+        assert!(
+            matches!(&options[0].value, CommandDataOptionValue::String(s) if s == "spend yesterday")
+        );
+        let not_a_subcommand: Vec<CommandDataOption> =
+            serde_json::from_value(json!([{"name": "question", "type": 3, "value": "x"}])).unwrap();
+        assert!(subcommand(&not_a_subcommand).is_none());
+        assert!(subcommand(&[]).is_none());
+    }
+
+    #[test]
+    fn responses_have_discords_types() {
+        let v = |r: CreateInteractionResponse| serde_json::to_value(r).unwrap();
+        assert_eq!(v(CreateInteractionResponse::Pong)["type"], 1);
+        assert_eq!(
+            v(CreateInteractionResponse::Defer(
+                CreateInteractionResponseMessage::new()
+            ))["type"],
+            5
+        );
+        assert_eq!(v(CreateInteractionResponse::Acknowledge)["type"], 6);
+        let help = v(ephemeral(HELP));
+        assert_eq!(help["type"], 4);
+        assert_eq!(help["data"]["flags"], 64, "ephemeral");
+        assert!(help["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("/cost ask"));
+    }
+}
