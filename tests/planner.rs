@@ -725,6 +725,14 @@ fn like_is_compared_with_like() {
             json!({"start": "2026-10-01", "end": "2026-10-18"})
         )
     );
+    // On the last day of a month, this month is still running: its complete days against the same of last month.
+    assert_eq!(
+        compare("compare this month with last month", &on("2026-11-30")),
+        (
+            json!({"start": "2026-11-01", "end": "2026-11-29"}),
+            json!({"start": "2026-10-01", "end": "2026-10-29"})
+        )
+    );
     // Two whole months of different lengths stay whole (the answer compares per day).
     assert_eq!(
         compare("october versus september", &ctx()),

@@ -200,7 +200,8 @@ fn calendar(
     today: NaiveDate,
 ) -> NamedPeriod {
     let tomorrow = today + Duration::days(1);
-    if full_end > tomorrow && start <= today {
+    // Running until today's end (its last day included) is still "to date": today is unfinished.
+    if full_end >= tomorrow && start <= today {
         NamedPeriod::new(Period::new(start, tomorrow), unit, true)
     } else {
         NamedPeriod::new(Period::new(start, full_end), unit, false)
