@@ -25,6 +25,18 @@ static GROUP_AFTER: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)\b((?:{dim})(?:\s*(?:,|&|/|\+|\band\b)\s*(?:{dim}))*)(?:\s+|-)(?:breakdown|split|ranked|level|wise|by cost|that (?:spent|cost)|spent the most|cost the most)\b|\b(?:which|what) \d{{1,2}} ((?:{dim}))|\b(usage types|instance types)\b|^\W*(?:what about|how about|and|now|ok|same but)\s+(?:by\s+|per\s+)?((?:{dim}))(?:\s+instead)?\W*$"
     ))
 });
+/// "by bucket", "per function": a split Cost Explorer does not have.
+static UNKNOWN_SPLIT: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"(?i)\b(?:by|per|for each|broken down by|split by|grouped by)\s+(?:the\s+|each\s+)?(buckets?|resources?|resource ids?|instance ids?|functions?|lambdas?|clusters?|tables?|databases?|volumes?|customers?|users?|pods?|namespaces?|endpoints?|queues?|topics?|hosts?|servers?|vms?|machines?|arns?|applications?|apps?|microservices?|containers?|repos?|repositories?)\b",
+    )
+});
+
+/// A split the question asks for that Cost Explorer cannot make, as written.
+pub(super) fn unknown_split(text: &str) -> Option<String> {
+    UNKNOWN_SPLIT.captures(text).map(|c| c[1].to_lowercase())
+}
+
 static ONE_DIMENSION: LazyLock<Regex> =
     LazyLock::new(|| re(&format!(r"(?i)\b({DIMENSION_WORDS})\b")));
 static TOP_N: LazyLock<Regex> = LazyLock::new(|| {

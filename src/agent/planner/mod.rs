@@ -97,6 +97,8 @@ pub enum PlanError {
     NoCompleteDay { said: String },
     #[error("Cost Explorer splits by two dimensions at most, and you named {}. Which two should I use?", .0.join(", "))]
     TooManyGroups(Vec<String>),
+    #[error("Cost Explorer cannot split costs by {0}: it groups by service, account, region, usage type, instance type or a cost allocation tag. Tag each {0} (for example with a `name` tag) to see it, or ask for another split.")]
+    UnknownGrouping(String),
     #[error("I can forecast the current month only, not {0}.")]
     ForecastBeyondMonth(String),
     #[error(
@@ -151,6 +153,10 @@ impl PlanError {
                 .windows(2)
                 .map(|w| format!("Break it down by {} and {}", w[0], w[1]))
                 .collect(),
+            PlanError::UnknownGrouping(_) => vec![
+                "Break it down by usage type".into(),
+                "Break it down by account".into(),
+            ],
             PlanError::UnknownAccount(_) | PlanError::UnknownRegion(_) => vec![
                 "How much did each account spend this month?".into(),
                 "Break this month down by region".into(),
@@ -433,6 +439,9 @@ fn parse(typed: &str, ctx: &PlanContext) -> Result<Parsed, PlanError> {
         }
     }
     let group_by = grouping::group_by(text);
+    if let Some(split) = grouping::unknown_split(text) {
+        problem = problem.or(Some(PlanError::UnknownGrouping(split)));
+    }
     if group_by.len() > 2 {
         problem = problem.or(Some(PlanError::TooManyGroups(
             group_by.iter().map(dimension_name).collect(),
