@@ -73,6 +73,46 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Reads a request body of at most `limit` bytes: a declared length over it
+/// is refused before reading, and a body that grows past it while being read
+/// is cut off. Errors are ready responses that close the connection.
+pub async fn read_limited_body(
+    headers: &HeaderMap,
+    body: axum::body::Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, Response> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the request body is larger than {limit} bytes"),
+        )
+        .closing()
+        .into_response()
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+        {
+            too_large()
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "the request body could not be read",
+            )
+            .closing()
+            .into_response()
+        }
+    })
+}
+
 /// The token of an `Authorization: Bearer <token>` header. The scheme is
 /// matched case-insensitively (RFC 9110 §11.1), so `bearer` and `BEARER` work.
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {

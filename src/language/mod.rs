@@ -5,3 +5,18 @@
 pub mod normalize;
 pub mod services;
 pub mod time;
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+static DOMAIN: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("domain.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .collect()
+});
+
+/// Whether `word` (lower case) is a word of cloud cost and FinOps.
+pub fn is_domain_word(word: &str) -> bool {
+    DOMAIN.contains(word)
+}

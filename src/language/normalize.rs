@@ -39,14 +39,6 @@ const SHORTHAND: &[(&str, &str)] = &[
     ("gws", "gateways"),
 ];
 
-/// Words of the field that are never typos of another ("projection" is not "production").
-static KNOWN: LazyLock<std::collections::HashSet<&'static str>> = LazyLock::new(|| {
-    include_str!("domain.txt")
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .collect()
-});
-
 /// Words a typo may be corrected to. Short ones (up to six letters) only
 /// from a list that holds no ordinary English word's neighbour by accident
 /// (no "stage": "state" is a word).
@@ -120,7 +112,8 @@ fn correct(word: &str) -> Option<&'static str> {
     if word.len() < 4 || !word.chars().all(|c| c.is_ascii_lowercase()) {
         return None;
     }
-    if ALL_TARGETS.contains(&word) || KNOWN.contains(word) {
+    // Words of the field are never typos of another ("projection" is not "production").
+    if ALL_TARGETS.contains(&word) || super::is_domain_word(word) {
         return None;
     }
     // One letter from a month ("smarch") is left for the time reader to name as no month.

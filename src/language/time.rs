@@ -314,9 +314,10 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
             },
         ),
         rule(
-            r"since (?:the )?(?:start|beginning) of (?:the |this )?(week|month|quarter|year)",
+            r"since (?:the )?(?:start|beginning) of (?:the |this )?(week|month|quarter|year)|since (?:the )?(week|month|quarter|year) (?:began|started|start)",
             |c, t| {
-                let s = match &c[1] {
+                let unit = c.get(1).or(c.get(2)).map(|m| m.as_str()).unwrap_or("");
+                let s = match unit {
                     "week" => week_start(t),
                     "month" => month_start(t),
                     "quarter" => quarter_of(t),
@@ -391,22 +392,6 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         rule(
             r"(?:the )?(?:past|last) (?:week or two|couple (?:of )?weeks)",
             |_, t| rolling_days(14, PeriodUnit::Span, t),
-        ),
-        rule(
-            r"since (?:the )?(week|month|quarter|year) (?:began|started|start)",
-            |c, t| {
-                let s = match &c[1] {
-                    "week" => week_start(t),
-                    "month" => month_start(t),
-                    "quarter" => quarter_of(t),
-                    _ => ymd(t.year(), 1),
-                };
-                period(NamedPeriod::new(
-                    Period::inclusive(s, t),
-                    PeriodUnit::Span,
-                    true,
-                ))
-            },
         ),
         rule(
             r"(?:the )?(\d+)(?:st|nd|rd|th) quarter(?: of (\d{4}))?",
@@ -488,16 +473,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
                         let yb = if bm < am { ya + 1 } else { ya };
                         (ymd(ya, am), ymd(yb, bm))
                     }
-                    (None, None) => {
-                        // "from november to february": the latest such range that has begun.
-                        let mut b = latest_month(t, bm);
-                        let mut ya = if am > bm { b.year() - 1 } else { b.year() };
-                        if ymd(ya, am) > t {
-                            ya -= 1;
-                            b = ymd(b.year() - 1, bm);
-                        }
-                        (ymd(ya, am), b)
-                    }
+                    (None, None) => latest_month_range(am, bm, t),
                 };
                 if b < a {
                     return Built::Reversed;
@@ -516,14 +492,9 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
                 let (Some(am), Some(bm)) = (month_number(&c[1]), month_number(&c[2])) else {
                     return NotTime;
                 };
-                let mut b = latest_month(t, bm);
-                let mut ya = if am > bm { b.year() - 1 } else { b.year() };
-                if ymd(ya, am) > t {
-                    ya -= 1;
-                    b = ymd(b.year() - 1, bm);
-                }
+                let (a, b) = latest_month_range(am, bm, t);
                 period(NamedPeriod::new(
-                    Period::new(ymd(ya, am), add_months(b, 1)),
+                    Period::new(a, add_months(b, 1)),
                     PeriodUnit::Span,
                     false,
                 ))
@@ -849,6 +820,18 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
     ]
 });
 
+/// "from november to february" with no years: the first days of the first and
+/// last months of the latest such range that has begun (across a year end).
+fn latest_month_range(first: u32, last: u32, today: NaiveDate) -> (NaiveDate, NaiveDate) {
+    let mut b = latest_month(today, last);
+    let mut ya = if first > last { b.year() - 1 } else { b.year() };
+    if ymd(ya, first) > today {
+        ya -= 1;
+        b = ymd(b.year() - 1, last);
+    }
+    (ymd(ya, first), b)
+}
+
 fn ymd(year: i32, month: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(year, month, 1).unwrap_or(NaiveDate::MIN)
 }
@@ -1157,6 +1140,7 @@ mod tests {
             ("spend in 2024", "history"),
             ("spend last year", "history"),
             ("the last 5000 days", "history"),
+            ("cost for the 6th quarter", "impossible"),
         ];
         for (text, kind) in cases {
             let got = match problem(text) {
@@ -1207,6 +1191,31 @@ mod tests {
             ),
             ("last two quarters", "2026-04-01", "2026-09-30", Span, false),
             ("past fortnight", "2026-11-05", "2026-11-18", Span, false),
+            ("spend since monday", "2026-11-16", "2026-11-19", Span, true),
+            ("on tuesday", "2026-11-17", "2026-11-17", Day, false),
+            (
+                "the 2nd quarter",
+                "2026-04-01",
+                "2026-06-30",
+                Quarter,
+                false,
+            ),
+            ("ec2 week over week", "2026-11-16", "2026-11-19", Week, true),
+            (
+                "since the quarter began",
+                "2026-10-01",
+                "2026-11-19",
+                Span,
+                true,
+            ),
+            (
+                "since the start of the month",
+                "2026-11-01",
+                "2026-11-19",
+                Span,
+                true,
+            ),
+            ("nov through feb", "2025-11-01", "2026-02-28", Span, false),
         ];
         for (text, start, last, unit, to_date) in cases {
             assert_eq!(

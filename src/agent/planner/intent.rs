@@ -12,6 +12,7 @@ use regex::Regex;
 
 use super::vocabulary::*;
 use super::Intent;
+use crate::language::is_domain_word;
 
 /// What the exemplars say a message wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,20 +149,13 @@ pub(super) fn nearest_act(masked: &str) -> (Act, f64) {
     }
 }
 
-static DOMAIN: LazyLock<std::collections::HashSet<&'static str>> = LazyLock::new(|| {
-    include_str!("../../language/domain.txt")
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .collect()
-});
-
 /// Whether a message is about cloud cost at all: it names a service or a
 /// period, or uses a word of the field. "what is the meaning of life" is not.
 pub(super) fn on_topic(masked: &str) -> bool {
     tokens(masked).iter().any(|w| {
         matches!(w.as_str(), "svc" | "period" | "acct")
-            || DOMAIN.contains(w.as_str())
-            || DOMAIN.contains(w.trim_end_matches('s'))
+            || is_domain_word(w)
+            || is_domain_word(w.trim_end_matches('s'))
     })
 }
 

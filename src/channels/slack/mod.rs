@@ -25,7 +25,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::Request;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
@@ -251,38 +251,8 @@ async fn read_verified(
         }
         Some(_) => {}
     }
-    let limit = state.inner.max_body_bytes;
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("the request body is larger than {limit} bytes"),
-        )
-        .closing()
-        .into_response()
-    };
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(too_large());
-    }
-    let body = axum::body::to_bytes(body, limit).await.map_err(|e| {
-        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-        {
-            too_large()
-        } else {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                "the request body could not be read",
-            )
-            .closing()
-            .into_response()
-        }
-    })?;
+    let body =
+        crate::http::read_limited_body(&parts.headers, body, state.inner.max_body_bytes).await?;
     verify::verify(secret.expose(), &parts.headers, &body, now).map_err(unauthorized)?;
     Ok((parts.headers, body))
 }
