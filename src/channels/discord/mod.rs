@@ -1,12 +1,14 @@
-//! Discord over HTTP interactions: `/cost ask`, `/cost help` and the
-//! follow-up buttons under an answer, at `POST /discord/interactions`.
+//! Discord: `/cost ask`, `/cost help` and the follow-up buttons under an
+//! answer, at `POST /discord/interactions` or over the gateway; and chat
+//! over the gateway — mentions and DMs ([`chat`], [`gateway`]).
 //!
-//! Every request is verified ([`verify`]: Ed25519 with serenity's verifier,
-//! plus costbot's own age check) with its body bounded before anything else.
-//! A question is acknowledged at once with a deferred response; the answer is
-//! computed on the answers' runtime and replaces that response through
-//! serenity's REST client ([`rest`]), further parts following it. Commands
-//! are registered at start ([`serve`]); the gateway is not built yet.
+//! Every HTTP request is verified ([`verify`]: Ed25519 with serenity's
+//! verifier, plus costbot's own age check) with its body bounded before
+//! anything else. An interaction, whichever way it came, is handled by one
+//! handler ([`interactions`]): acknowledged at once with a deferred response,
+//! the answer computed on the answers' runtime and replacing that response
+//! through serenity's REST client ([`rest`]), further parts following it.
+//! Commands are registered at start ([`serve`]).
 //!
 //! Conversations: one per channel of a guild (`discord:{guild}:{channel}`; a
 //! thread is a channel of its own), one per DM with the bot
@@ -14,6 +16,8 @@
 //! The scope is the same place, so anyone there may follow up; the author is
 //! the person (`discord:user:{id}`).
 
+pub mod chat;
+pub mod gateway;
 pub mod interactions;
 pub mod rest;
 pub mod verify;
@@ -131,6 +135,7 @@ pub fn serve_with(
             _ = signal.recv() => {}
         }
     });
+    gateway::start(state.clone(), config, shutdown)?;
     tracing::info!("Discord interactions on at POST /discord/interactions");
     Ok(router(state))
 }
@@ -191,6 +196,7 @@ pub fn doctor(
             target,
         ),
     )];
+    lines.push((false, gateway_line(config)));
     let missing = config.missing();
     for m in &missing {
         lines.push((true, format!("FAIL Discord needs {m}")));
@@ -200,7 +206,8 @@ pub fn doctor(
     }
     lines.push((
         false,
-        "ok   Discord ready: POST /discord/interactions (the gateway is not built yet)".into(),
+        "ok   Discord ready: POST /discord/interactions, and the gateway for mentions and DMs"
+            .into(),
     ));
     lines.push(match last {
         None => (false, "info /cost not registered yet with these settings: `costbot serve` registers it at start".into()),
@@ -208,6 +215,20 @@ pub fn doctor(
         Some(r) => (true, format!("FAIL registering the Discord commands failed at {}: {}. Check DISCORD_TOKEN and that the bot was invited with the applications.commands scope", r.at, r.detail)),
     });
     lines
+}
+
+/// What `doctor` says about the gateway: the token named (never shown) and
+/// the intents asked for.
+fn gateway_line(config: &DiscordConfig) -> String {
+    let token = if config.token.is_some() {
+        "token set"
+    } else {
+        "DISCORD_TOKEN missing"
+    };
+    format!(
+        "info Discord gateway: {token}; intents GUILD_MESSAGES | DIRECT_MESSAGES ({}), not the privileged MESSAGE_CONTENT: costbot reads mentions of it and DMs",
+        gateway::INTENTS.bits()
+    )
 }
 
 /// The Discord routes, with the state inside.
@@ -269,6 +290,14 @@ impl Turn {
     }
 }
 
+/// An interaction's answer, to run once the interaction is acknowledged.
+struct Pending {
+    turn: Turn,
+    token: String,
+    reply: Reply,
+    heading: Option<String>,
+}
+
 /// Where an answer goes: in place of the deferred response, or after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Reply {
@@ -298,10 +327,21 @@ impl DiscordState {
     }
 
     /// Answers on the answers' runtime and delivers with the interaction's
-    /// token; the caller has already acknowledged the interaction.
-    fn answer_later(&self, turn: Turn, token: String, reply: Reply, heading: Option<String>) {
+    /// token once `acked` says the interaction was acknowledged (false: it
+    /// was not, and the token cannot deliver anything).
+    fn answer_later(
+        &self,
+        pending: Pending,
+        acked: impl std::future::Future<Output = bool> + Send + 'static,
+    ) {
         let this = self.clone();
         super::spawn_answer(&self.inner.tasks, "discord-answer", async move {
+            let Pending {
+                turn,
+                token,
+                reply,
+                heading,
+            } = pending;
             let messages =
                 match tokio::time::timeout(ANSWER_DEADLINE, this.answer(&turn, heading.as_deref()))
                     .await
@@ -317,6 +357,10 @@ impl DiscordState {
                         )]
                     }
                 };
+            if !acked.await {
+                tracing::warn!("a Discord interaction was not acknowledged; its answer is dropped");
+                return;
+            }
             this.deliver(&token, reply, &messages).await;
         });
     }
