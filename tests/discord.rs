@@ -511,6 +511,13 @@ async fn doctor_says_what_discord_needs_and_how_registering_went() {
     assert!(ok, "{text}");
     assert!(text.contains("info Discord off"), "{text}");
 
+    let (ok, text) = doctor(&[("DISCORD_APPLICATION_ID", APP)]);
+    assert!(!ok);
+    assert!(
+        text.contains("info Discord gateway: DISCORD_TOKEN missing"),
+        "{text}"
+    );
+
     let (ok, text) = doctor(&[("DISCORD_TOKEN", TOKEN)]);
     assert!(!ok, "a partial setup is a problem: {text}");
     assert!(text.contains("FAIL Discord needs the public key (DISCORD_PUBLIC_KEY"));
@@ -526,6 +533,11 @@ async fn doctor_says_what_discord_needs_and_how_registering_went() {
     let (ok, text) = doctor(&all);
     assert!(ok, "{text}");
     assert!(text.contains("/cost not registered yet"), "{text}");
+    assert!(
+        text.contains("info Discord gateway: token set; intents GUILD_MESSAGES | DIRECT_MESSAGES (4608), not the privileged MESSAGE_CONTENT"),
+        "{text}"
+    );
+    assert!(!text.contains(TOKEN), "{text}");
 
     let store = costbot::store::Store::open(&dir.path().join("costbot.db"))
         .await

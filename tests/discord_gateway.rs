@@ -295,12 +295,49 @@ async fn mentions_and_dms_are_answered_in_place_with_context_and_the_session_res
     );
     assert_eq!(gw.queries()[1], "v=10");
 
+    // Discord asks for a reconnect (op 7): costbot resumes again, on a third connection.
+    let seen = gw.seq();
+    gw.reconnect();
+    let frames = gw
+        .wait_for("a second RESUME", WAIT, |f| {
+            f.iter().filter(|f| f.payload["op"] == 6).count() == 2
+        })
+        .await;
+    let resume = frames.iter().rfind(|f| f.payload["op"] == 6).unwrap();
+    assert_eq!(resume.conn, 3);
+    assert_eq!(resume.payload["d"]["seq"], seen);
+    assert_eq!(resume.payload["d"]["session_id"], session);
+    gw.wait_live(WAIT).await;
+    // A thread is a channel of its own: its own conversation.
+    let thread = "1100000000000000004";
+    gw.dispatch(
+        "MESSAGE_CREATE",
+        message_create(
+            "1500000000000000008",
+            thread,
+            true,
+            ("7", false),
+            &format!("<@{BOT}> and the day before?"),
+            &[BOT],
+        ),
+    );
+    let in_thread = reply_to(&fake, "1500000000000000008").await;
+    assert_eq!(in_thread.path, messages_path(thread));
+    let (id, _) = s
+        .store
+        .conversation_by_key(&format!("discord:{GUILD}:{thread}"))
+        .await
+        .unwrap()
+        .expect("the thread's conversation");
+    assert_ne!(id, conversation);
+    assert_eq!(gw.frames_with_op(2).len(), 1, "still the first session");
+
     // Shutting down leaves the gateway with a normal close.
     s.stop().await;
     assert!(
         gw.closes()
             .iter()
-            .any(|(conn, code)| *conn == 2 && *code == Some(1000)),
+            .any(|(conn, code)| *conn == 3 && *code == Some(1000)),
         "{:?}",
         gw.closes()
     );
