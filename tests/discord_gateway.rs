@@ -166,11 +166,20 @@ async fn mentions_and_dms_are_answered_in_place_with_context_and_the_session_res
     assert!(!buttons.is_empty(), "next steps as buttons");
 
     // Someone else follows up in the same channel: S3, for the same month.
+    let typings = fake.calls_to("POST", "/api/v10/channels/").len();
+    let asked = Instant::now();
     gw.dispatch(
         "MESSAGE_CREATE",
         mention("1500000000000000002", "8", "and S3?"),
     );
     let second = reply_to(&fake, "1500000000000000002").await;
+    let typed = &fake.calls_to("POST", "/api/v10/channels/")[typings];
+    assert!(typed.path.ends_with("/typing"));
+    eprintln!(
+        "follow-up: MESSAGE_CREATE → typing {:?}, → reply {:?}",
+        typed.at - asked,
+        second.at - asked
+    );
     let text = shown(&second.body);
     assert!(
         text.contains("S3") && text.contains("1–31 October 2026") && !text.contains("EC2 spend"),
@@ -442,5 +451,86 @@ async fn slash_commands_and_buttons_over_the_gateway_are_acknowledged_by_callbac
         .as_str()
         .unwrap()
         .contains("/cost ask"));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_long_answer_is_split_into_messages_within_discords_limits_the_first_a_reply() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::start().await;
+    let gw = fake.gateway.clone();
+    let s = start(dir.path(), &fake, None, |_| {}).await;
+    gw.wait_live(WAIT).await;
+    let channel = "1100000000000000005";
+    gw.dispatch(
+        "MESSAGE_CREATE",
+        message_create(
+            "1500000000000000101",
+            channel,
+            true,
+            ("7", false),
+            &format!("<@{BOT}> spend per day this year"),
+            &[BOT],
+        ),
+    );
+    reply_to(&fake, "1500000000000000101").await;
+    // The parts are posted one after another; the last carries the buttons.
+    let calls = fake
+        .wait_for("every part", WAIT, |c| {
+            c.iter().any(|c| {
+                c.path == messages_path(channel)
+                    && c.body["components"]
+                        .as_array()
+                        .is_some_and(|r| !r.is_empty())
+            })
+        })
+        .await;
+    let parts: Vec<&Call> = calls
+        .iter()
+        .filter(|c| c.path == messages_path(channel))
+        .collect();
+    assert!(parts.len() >= 2, "split: {} part(s)", parts.len());
+    assert_eq!(
+        parts[0].body["message_reference"]["message_id"],
+        "1500000000000000101"
+    );
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            assert!(
+                p.body.get("message_reference").is_none(),
+                "only the first replies"
+            );
+        }
+        let b = &p.body;
+        assert!(b["content"].as_str().unwrap_or("").chars().count() <= 2000);
+        let embeds = b["embeds"].as_array().unwrap();
+        assert!(embeds.len() <= 10);
+        let total: usize = embeds
+            .iter()
+            .map(|e| {
+                let n = |v: &Value| v.as_str().map_or(0, |s| s.chars().count());
+                n(&e["title"])
+                    + n(&e["description"])
+                    + n(&e["footer"]["text"])
+                    + e["fields"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|f| n(&f["name"]) + n(&f["value"]))
+                        .sum::<usize>()
+            })
+            .sum();
+        assert!(total <= 6000, "part {i}: {total} characters of embeds");
+        for e in embeds {
+            if let Some(d) = e["description"].as_str().filter(|d| d.starts_with("```")) {
+                assert!(d.trim_end().ends_with("```"), "a whole code block: {d}");
+            }
+        }
+    }
+    let text: String = parts.iter().map(|p| shown(&p.body)).collect();
+    assert!(
+        text.contains("2026-01-01") || text.contains("1 Jan"),
+        "from the year's first day"
+    );
     s.stop().await;
 }
