@@ -462,6 +462,27 @@ async fn a_long_answer_is_split_into_messages_within_discords_limits_the_first_a
     let s = start(dir.path(), &fake, None, |_| {}).await;
     gw.wait_live(WAIT).await;
     let channel = "1100000000000000005";
+    // A bare mention gets the examples, as a reply.
+    gw.dispatch(
+        "MESSAGE_CREATE",
+        message_create(
+            "1500000000000000100",
+            channel,
+            true,
+            ("7", false),
+            &format!("<@{BOT}>"),
+            &[BOT],
+        ),
+    );
+    let help = reply_to(&fake, "1500000000000000100").await;
+    assert!(
+        help.body["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("Mention me with a question about your AWS bill"),
+        "{}",
+        help.body
+    );
     gw.dispatch(
         "MESSAGE_CREATE",
         message_create(
@@ -487,7 +508,10 @@ async fn a_long_answer_is_split_into_messages_within_discords_limits_the_first_a
         .await;
     let parts: Vec<&Call> = calls
         .iter()
-        .filter(|c| c.path == messages_path(channel))
+        .filter(|c| {
+            c.path == messages_path(channel)
+                && c.body["message_reference"]["message_id"] != "1500000000000000100"
+        })
         .collect();
     assert!(parts.len() >= 2, "split: {} part(s)", parts.len());
     assert_eq!(

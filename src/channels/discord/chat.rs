@@ -69,9 +69,9 @@ pub fn without_mention(text: &str, me: u64) -> String {
 
 impl DiscordState {
     /// Answers `asked` in its channel: "typing…" first, then the answer as
-    /// a reply. Runs on the answers' runtime; returns at once.
+    /// a reply. The answer runs on the answers' runtime; this returns once it
+    /// has started (or, for a mention without a question, once the help is posted).
     pub(super) async fn chat(&self, asked: Asked) {
-        let m = &self.inner.metrics;
         if asked.text.is_empty() {
             return self.post(&asked, &[render::notice(HELP)]).await;
         }
@@ -79,7 +79,6 @@ impl DiscordState {
             let too_long = format!(
                 "That question is longer than {MAX_TEXT_CHARS} characters; ask it more briefly."
             );
-            m.failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return self.post(&asked, &[render::notice(&too_long)]).await;
         }
         let this = self.clone();

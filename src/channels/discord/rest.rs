@@ -83,19 +83,19 @@ impl Rest {
 
     /// `POST /interactions/{id}/{token}/callback`: the acknowledgement of an
     /// interaction that came over the gateway (over HTTP it is the response).
+    /// Sent once: Discord allows 3 s, and a retry of one that did arrive
+    /// would be refused as already acknowledged.
     pub async fn respond(
         &self,
         id: u64,
         token: &str,
         response: &CreateInteractionResponse,
     ) -> Result<(), RestError> {
-        self.retrying(|| async {
-            response
-                .clone()
-                .execute(&self.http, (InteractionId::new(id), token))
-                .await
-        })
-        .await
+        response
+            .clone()
+            .execute(&self.http, (InteractionId::new(id), token))
+            .await
+            .map_err(classify)
     }
 
     /// `POST /channels/{channel}/typing`: "costbot is typing…" for ten
