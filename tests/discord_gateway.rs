@@ -558,3 +558,34 @@ async fn a_long_answer_is_split_into_messages_within_discords_limits_the_first_a
     );
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_session_discord_no_longer_has_is_identified_anew_and_chat_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::start().await;
+    let gw = fake.gateway.clone();
+    let s = start(dir.path(), &fake, None, |_| {}).await;
+    gw.wait_live(WAIT).await;
+    let first = gw.session().unwrap();
+
+    gw.expire_session_and_drop();
+    // RESUME → op 9 (not resumable) → a new IDENTIFY and a new session.
+    gw.wait_for("a second IDENTIFY", WAIT, |f| {
+        f.iter().filter(|f| f.payload["op"] == 2).count() == 2
+    })
+    .await;
+    gw.wait_live(WAIT).await;
+    let frames = gw.frames();
+    let resume = frames.iter().position(|f| f.payload["op"] == 6).unwrap();
+    let identify = frames.iter().rposition(|f| f.payload["op"] == 2).unwrap();
+    assert!(resume < identify, "tried to resume first");
+    assert_ne!(gw.session().unwrap(), first);
+
+    gw.dispatch(
+        "MESSAGE_CREATE",
+        mention("1500000000000000201", "7", "spend yesterday"),
+    );
+    let reply = reply_to(&fake, "1500000000000000201").await;
+    assert!(shown(&reply.body).contains("18 November 2026"));
+    s.stop().await;
+}

@@ -714,6 +714,17 @@ impl Gateway {
         next_dispatch(&mut g, t, d)
     }
 
+    /// Ends the session (as after an outage longer than Discord keeps one)
+    /// and drops the socket: a RESUME gets op 9, and costbot must identify anew.
+    pub fn expire_session_and_drop(&self) {
+        let mut g = self.inner();
+        g.session = None;
+        g.log.clear();
+        let (_, out) = g.live.take().expect("a live connection to drop");
+        let _ = out.send(Out::Drop);
+        g.dropped += 1;
+    }
+
     /// Asks costbot to reconnect (op 7), as Discord does before a restart.
     pub fn reconnect(&self) {
         let g = self.inner();
