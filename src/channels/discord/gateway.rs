@@ -171,4 +171,20 @@ mod tests {
         assert!(!INTENTS.contains(GatewayIntents::MESSAGE_CONTENT));
         assert!(!INTENTS.intersects(GatewayIntents::privileged()));
     }
+
+    #[test]
+    fn a_refused_login_is_not_retried_a_dropped_connection_is() {
+        let refused = serenity::Error::Gateway(GatewayError::InvalidAuthentication);
+        assert!(is_fatal(&refused));
+        assert!(advice(&refused).contains("DISCORD_TOKEN"));
+        let intents = serenity::Error::Gateway(GatewayError::DisallowedGatewayIntents);
+        assert!(is_fatal(&intents));
+        assert!(advice(&intents).contains("Privileged Gateway Intents"));
+        assert!(!is_fatal(&serenity::Error::Gateway(
+            GatewayError::HeartbeatFailed
+        )));
+        assert!(!is_fatal(&serenity::Error::Gateway(GatewayError::Closed(
+            None
+        ))));
+    }
 }
