@@ -589,3 +589,44 @@ async fn a_session_discord_no_longer_has_is_identified_anew_and_chat_goes_on() {
     assert!(shown(&reply.body).contains("18 November 2026"));
     s.stop().await;
 }
+
+#[tokio::test]
+async fn without_a_public_key_discord_is_the_gateway_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = Fake::start().await;
+    let gw = fake.gateway.clone();
+    let s = start(dir.path(), &fake, None, |c| c.discord.public_key = None).await;
+    gw.wait_live(WAIT).await;
+    // No key to verify with: no endpoint.
+    let r = post(&s.url, &ping()).await;
+    assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND);
+    // Commands and chat come over the gateway.
+    let command = ask("gw-only-1", Origin::Dm { user: "9" }, "spend yesterday");
+    let id = command["id"].as_str().unwrap().to_string();
+    gw.dispatch("INTERACTION_CREATE", command);
+    let original = format!("/api/v10/webhooks/{APP}/gw-only-1/messages/@original");
+    let calls = fake
+        .wait_for("the answer", WAIT, |c| c.iter().any(|c| c.path == original))
+        .await;
+    assert!(calls
+        .iter()
+        .any(|c| c.path == format!("/api/v10/interactions/{id}/gw-only-1/callback")));
+    gw.dispatch(
+        "MESSAGE_CREATE",
+        message_create(
+            "1500000000000000301",
+            DM_CHANNEL,
+            false,
+            ("9", false),
+            "and the day before?",
+            &[],
+        ),
+    );
+    let reply = reply_to(&fake, "1500000000000000301").await;
+    assert!(
+        shown(&reply.body).contains("17 November 2026"),
+        "the DM's conversation carried on from the command: {}",
+        reply.body
+    );
+    s.stop().await;
+}

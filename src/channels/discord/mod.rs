@@ -60,7 +60,8 @@ pub struct DiscordState {
 struct Inner {
     agent: Arc<Agent>,
     rest: Arc<Rest>,
-    verifier: InteractionVerifier,
+    /// None without a public key: HTTP interactions are off.
+    verifier: Option<InteractionVerifier>,
     metrics: Arc<ChannelMetrics>,
     max_body_bytes: usize,
     /// Answers run here, so a shutdown drains them.
@@ -81,14 +82,19 @@ impl DiscordState {
                 missing.join(", and ")
             )));
         }
-        let key = config.public_key_bytes().ok_or_else(|| {
-            ConfigError::Invalid("discord.public_key must be 64 hex digits".into())
-        })?;
+        let verifier = match &config.public_key {
+            None => None,
+            Some(_) => Some(InteractionVerifier::new(
+                config.public_key_bytes().ok_or_else(|| {
+                    ConfigError::Invalid("discord.public_key must be 64 hex digits".into())
+                })?,
+            )?),
+        };
         Ok(DiscordState {
             inner: Arc::new(Inner {
                 agent,
                 rest: Arc::new(Rest::new(config)?),
-                verifier: InteractionVerifier::new(key)?,
+                verifier,
                 metrics: metrics.channel(CHANNEL),
                 max_body_bytes: config.max_body_bytes,
                 tasks,
@@ -136,6 +142,12 @@ pub fn serve_with(
         }
     });
     gateway::start(state.clone(), config, shutdown)?;
+    if state.inner.verifier.is_none() {
+        tracing::info!(
+            "Discord HTTP interactions off (no DISCORD_PUBLIC_KEY): commands come over the gateway"
+        );
+        return Ok(Router::new());
+    }
     tracing::info!("Discord interactions on at POST /discord/interactions");
     Ok(router(state))
 }
@@ -171,7 +183,7 @@ pub fn doctor(
     last: Option<&crate::store::discord::Registration>,
 ) -> Vec<(bool, String)> {
     if !config.is_configured() {
-        return vec![(false, "info Discord off: set DISCORD_TOKEN, DISCORD_APPLICATION_ID and DISCORD_PUBLIC_KEY (Developer Portal), then set the Interactions Endpoint URL to https://<costbot>/discord/interactions".into())];
+        return vec![(false, "info Discord off: set DISCORD_TOKEN and DISCORD_APPLICATION_ID (Developer Portal) for mentions, DMs and /cost over the gateway; add DISCORD_PUBLIC_KEY and set the Interactions Endpoint URL to https://<costbot>/discord/interactions to take commands over HTTP instead".into())];
     }
     let target = match config.guild_id() {
         Some(g) => format!("guild {g}"),
@@ -206,8 +218,11 @@ pub fn doctor(
     }
     lines.push((
         false,
-        "ok   Discord ready: POST /discord/interactions, and the gateway for mentions and DMs"
-            .into(),
+        if config.public_key.is_some() {
+            "ok   Discord ready: the gateway for mentions, DMs and commands, and POST /discord/interactions when the Interactions Endpoint URL points there".into()
+        } else {
+            "ok   Discord ready: the gateway for mentions, DMs and commands; HTTP interactions off (no DISCORD_PUBLIC_KEY), so leave the Interactions Endpoint URL empty".into()
+        },
     ));
     lines.push(match last {
         None => (false, "info /cost not registered yet with these settings: `costbot serve` registers it at start".into()),
@@ -450,11 +465,21 @@ mod tests {
         let lines = doctor(&partial, None);
         assert!(lines
             .iter()
-            .any(|(p, l)| *p && l.contains("DISCORD_PUBLIC_KEY")));
+            .all(|(p, l)| !(*p && l.contains("DISCORD_PUBLIC_KEY"))));
         assert!(lines
             .iter()
             .any(|(p, l)| *p && l.contains("DISCORD_APPLICATION_ID")));
         assert!(lines.iter().all(|(_, l)| !l.contains("very-secret")));
+        // Token and application: the gateway alone, HTTP interactions off.
+        let gateway_only = DiscordConfig {
+            application_id: Some("11".into()),
+            ..partial.clone()
+        };
+        let lines = doctor(&gateway_only, None);
+        assert!(lines.iter().all(|(p, _)| !p), "{lines:?}");
+        assert!(lines
+            .iter()
+            .any(|(_, l)| l.contains("HTTP interactions off (no DISCORD_PUBLIC_KEY)")));
         let full = DiscordConfig {
             application_id: Some("11".into()),
             public_key: Some("ab".repeat(32)),
