@@ -653,7 +653,6 @@ struct GatewayInner {
     frames: Vec<Frame>,
     /// Close codes costbot sent, by connection.
     closes: Vec<(usize, Option<u16>)>,
-    dropped: usize,
 }
 
 #[derive(Clone)]
@@ -710,7 +709,6 @@ impl Gateway {
         let mut g = self.inner();
         let (_, out) = g.live.take().expect("a live connection to drop");
         let _ = out.send(Out::Drop);
-        g.dropped += 1;
         next_dispatch(&mut g, t, d)
     }
 
@@ -722,7 +720,6 @@ impl Gateway {
         g.log.clear();
         let (_, out) = g.live.take().expect("a live connection to drop");
         let _ = out.send(Out::Drop);
-        g.dropped += 1;
     }
 
     /// Asks costbot to reconnect (op 7), as Discord does before a restart.
@@ -784,7 +781,7 @@ impl Gateway {
         }
     }
 
-    /// Waits until a connection is live (identified or resumed) after `n` drops.
+    /// Waits until a connection is live (identified or resumed).
     pub async fn wait_live(&self, within: Duration) {
         let deadline = tokio::time::Instant::now() + within;
         loop {

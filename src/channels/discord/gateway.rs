@@ -99,7 +99,7 @@ pub fn start(
                 Ok(h) => h,
                 Err(e) => return tracing::error!(error = %e, "Discord's gateway is off"),
             };
-            // The same Http as REST: it knows the proxy (`api_url`), so `GET /gateway` does too.
+            // Built as REST's is: it knows the proxy (`api_url`), so `GET /gateway` goes there too.
             let mut client = match ClientBuilder::new_with_http(http, INTENTS)
                 .event_handler_arc(handler.clone())
                 .await
