@@ -117,11 +117,13 @@ async fn signed_interactions_are_accepted_and_stale_forged_changed_or_unsigned_o
         "{e}"
     );
 
-    // Only the registration at start reached Discord.
+    // Only the registration and the gateway's address at start reached Discord.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let calls = fake.calls();
     assert!(
-        calls.iter().all(|c| c.method == "PUT"),
+        calls
+            .iter()
+            .all(|c| c.method == "PUT" || (c.method == "GET" && c.path.contains("/gateway"))),
         "nothing was answered: {calls:#?}"
     );
     assert_eq!(
@@ -509,11 +511,29 @@ async fn doctor_says_what_discord_needs_and_how_registering_went() {
     assert!(ok, "{text}");
     assert!(text.contains("info Discord off"), "{text}");
 
+    let (ok, text) = doctor(&[("DISCORD_APPLICATION_ID", APP)]);
+    assert!(!ok);
+    assert!(
+        text.contains("info Discord gateway: DISCORD_TOKEN missing"),
+        "{text}"
+    );
+
     let (ok, text) = doctor(&[("DISCORD_TOKEN", TOKEN)]);
     assert!(!ok, "a partial setup is a problem: {text}");
-    assert!(text.contains("FAIL Discord needs the public key (DISCORD_PUBLIC_KEY"));
     assert!(text.contains("FAIL Discord needs the application id (DISCORD_APPLICATION_ID"));
+    assert!(
+        !text.contains("FAIL Discord needs the public key"),
+        "{text}"
+    );
     assert!(!text.contains(TOKEN), "{text}");
+
+    // Token and application alone: the gateway, HTTP interactions off.
+    let (ok, text) = doctor(&[("DISCORD_TOKEN", TOKEN), ("DISCORD_APPLICATION_ID", APP)]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("HTTP interactions off (no DISCORD_PUBLIC_KEY), so leave the Interactions Endpoint URL empty"),
+        "{text}"
+    );
 
     let key = public_key();
     let all = [
@@ -524,6 +544,11 @@ async fn doctor_says_what_discord_needs_and_how_registering_went() {
     let (ok, text) = doctor(&all);
     assert!(ok, "{text}");
     assert!(text.contains("/cost not registered yet"), "{text}");
+    assert!(
+        text.contains("info Discord gateway: token set; intents GUILD_MESSAGES | DIRECT_MESSAGES (4608), not the privileged MESSAGE_CONTENT"),
+        "{text}"
+    );
+    assert!(!text.contains(TOKEN), "{text}");
 
     let store = costbot::store::Store::open(&dir.path().join("costbot.db"))
         .await

@@ -387,7 +387,9 @@ pub struct DiscordConfig {
     pub token: Option<Secret>,
     /// The application id (Developer Portal > General Information).
     pub application_id: Option<String>,
-    /// The application's Ed25519 public key, 64 hex digits: verifies interactions.
+    /// The application's Ed25519 public key, 64 hex digits: verifies HTTP
+    /// interactions. Without it `/discord/interactions` is off and Discord
+    /// must send interactions over the gateway.
     pub public_key: Option<String>,
     /// The REST base; anything but Discord's own is reached as a proxy.
     pub api_url: String,
@@ -424,14 +426,12 @@ impl DiscordConfig {
     pub fn missing(&self) -> Vec<&'static str> {
         let mut m = Vec::new();
         if self.token.is_none() {
-            m.push("the bot token (DISCORD_TOKEN, Developer Portal > Bot > Reset Token) to register /cost");
+            m.push("the bot token (DISCORD_TOKEN, Developer Portal > Bot > Reset Token) to connect to the gateway and register /cost");
         }
         if self.application_id.is_none() {
             m.push("the application id (DISCORD_APPLICATION_ID, Developer Portal > General Information)");
         }
-        if self.public_key.is_none() {
-            m.push("the public key (DISCORD_PUBLIC_KEY, Developer Portal > General Information) to verify interactions");
-        }
+        // The public key is for HTTP interactions only; without it they come over the gateway.
         m
     }
 

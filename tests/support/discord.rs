@@ -1,8 +1,10 @@
-//! A local fake of Discord's REST API (interaction webhooks and command
-//! registration, under `/api/v10`) that records what costbot sent; a costbot
-//! server with Discord configured against it; and interactions signed with
-//! PyNaCl, an Ed25519 implementation independent of costbot's (serenity's
-//! ed25519-dalek), shaped as Discord sends them.
+//! A local fake of Discord's REST API (interaction webhooks and callbacks,
+//! channel messages and typing, command registration, the gateway's address;
+//! under `/api/v10`) and of its gateway (v10, JSON: Hello, Identify, READY,
+//! heartbeats, Resume with replay, Reconnect), both recording what costbot
+//! sent; a costbot server with Discord configured against it; and
+//! interactions signed with PyNaCl, an Ed25519 implementation independent of
+//! costbot's (serenity's ed25519-dalek), shaped as Discord sends them.
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -47,6 +49,8 @@ pub struct Call {
     pub path: String,
     pub authorization: Option<String>,
     pub body: Value,
+    /// When the fake received it.
+    pub at: std::time::Instant,
 }
 
 #[derive(Default)]
@@ -56,6 +60,7 @@ struct FakeState {
     /// Registration answered 401 while this is above zero.
     refuse_registration: AtomicUsize,
     notify: tokio::sync::Notify,
+    gateway_url: String,
 }
 
 #[derive(Clone)]
@@ -64,12 +69,32 @@ pub struct Fake {
     pub addr: SocketAddr,
     /// What `discord.api_url` is set to.
     pub api_url: String,
+    /// The gateway `GET /gateway` and `GET /gateway/bot` name.
+    pub gateway: Gateway,
 }
 
 impl Fake {
     pub async fn start() -> Fake {
-        let state = Arc::new(FakeState::default());
+        let gateway = Gateway::start().await;
+        let state = Arc::new(FakeState {
+            gateway_url: gateway.url.clone(),
+            ..FakeState::default()
+        });
         let app = Router::new()
+            .route("/api/v10/gateway", routing::get(gateway_url))
+            .route("/api/v10/gateway/bot", routing::get(gateway_bot))
+            .route(
+                "/api/v10/channels/{channel}/typing",
+                routing::post(no_content),
+            )
+            .route(
+                "/api/v10/channels/{channel}/messages",
+                routing::post(channel_message),
+            )
+            .route(
+                "/api/v10/interactions/{id}/{token}/callback",
+                routing::post(no_content),
+            )
             .route(
                 "/api/v10/webhooks/{app}/{token}/messages/@original",
                 routing::patch(webhook),
@@ -92,6 +117,7 @@ impl Fake {
             state,
             addr,
             api_url: format!("http://{addr}/api/v10"),
+            gateway,
         }
     }
 
@@ -145,6 +171,7 @@ fn record(state: &FakeState, method: &Method, uri: &Uri, headers: &HeaderMap, bo
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
         body: serde_json::from_slice(body).unwrap_or(Value::Null),
+        at: std::time::Instant::now(),
     });
     state.notify.notify_waiters();
 }
@@ -158,16 +185,89 @@ async fn webhook(
     body: Bytes,
 ) -> Response {
     record(&state, &method, &uri, &headers, &body);
-    let sent: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let mut m = posted(&state, CHANNEL_ID, &body);
+    m["type"] = json!(20);
+    m["webhook_id"] = json!(APP);
+    m["application_id"] = json!(APP);
+    Json(m).into_response()
+}
+
+/// The message Discord stores for a post by costbot in `channel`.
+fn posted(state: &FakeState, channel: &str, body: &Bytes) -> Value {
+    let sent: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     let id = 1_300_000_000_000_000_000u64 + state.ids.fetch_add(1, Ordering::SeqCst) as u64;
-    Json(json!({
-        "id": id.to_string(), "channel_id": CHANNEL_ID, "type": 20,
+    let mut m = json!({
+        "id": id.to_string(), "channel_id": channel, "type": 0,
         "author": {"id": APP, "username": "costbot", "discriminator": "0", "global_name": null, "avatar": null, "bot": true},
         "content": sent["content"].as_str().unwrap_or(""),
         "timestamp": "2026-11-19T10:00:00.000000+00:00", "edited_timestamp": null,
         "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
-        "attachments": [], "embeds": [], "pinned": false, "flags": 0,
-        "webhook_id": APP, "application_id": APP
+        "attachments": [], "embeds": sent["embeds"].clone(), "pinned": false, "flags": 0,
+        "components": sent["components"].clone()
+    });
+    if let Some(r) = sent.get("message_reference") {
+        m["type"] = json!(19);
+        m["message_reference"] = r.clone();
+    }
+    m
+}
+
+/// `POST /channels/{channel}/messages`: the stored message.
+async fn channel_message(
+    State(state): State<Arc<FakeState>>,
+    axum::extract::Path(channel): axum::extract::Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record(&state, &method, &uri, &headers, &body);
+    Json(posted(&state, &channel, &body)).into_response()
+}
+
+/// Typing and interaction callbacks: Discord answers 204 No Content.
+async fn no_content(
+    State(state): State<Arc<FakeState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record(&state, &method, &uri, &headers, &body);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `GET /gateway`: where to connect (serenity 0.12.5 asks this when its client is built).
+async fn gateway_url(
+    State(state): State<Arc<FakeState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record(&state, &method, &uri, &headers, &body);
+    Json(json!({"url": state.gateway_url})).into_response()
+}
+
+/// `GET /gateway/bot`: the address, the recommended shard count and the session start limit.
+async fn gateway_bot(
+    State(state): State<Arc<FakeState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    record(&state, &method, &uri, &headers, &body);
+    if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some(&format!("Bot {TOKEN}")) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"message": "401: Unauthorized", "code": 0})),
+        )
+            .into_response();
+    }
+    Json(json!({
+        "url": state.gateway_url, "shards": 1,
+        "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
     }))
     .into_response()
 }
@@ -508,4 +608,411 @@ impl Tap for Value {
         f(&mut self);
         self
     }
+}
+
+// ---------------------------------------------------------------------------
+// The gateway (https://discord.com/developers/docs/events/gateway), v10, JSON.
+
+/// The bot's user id (a bot's user id is its application's).
+pub const BOT: &str = APP;
+/// Intents that need switching on in the Developer Portal: GUILD_MEMBERS,
+/// GUILD_PRESENCES, MESSAGE_CONTENT.
+pub const PRIVILEGED_INTENTS: u64 = (1 << 1) | (1 << 8) | (1 << 15);
+/// How often the fake asks for heartbeats (Discord says about 41 s; short
+/// here so a test sees them).
+pub const HEARTBEAT_MS: u64 = 1000;
+
+/// Something costbot sent over a gateway connection (connections count from 1).
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub conn: usize,
+    pub payload: Value,
+}
+
+/// What the fake sends a connection, or does to it.
+enum Out {
+    Send(Value),
+    /// The socket dropped without a close frame, as a network failure does.
+    Drop,
+    /// Closes with a code (4000+ are Discord's).
+    Close(u16, &'static str),
+}
+
+#[derive(Default)]
+struct GatewayInner {
+    /// The current session: its id and every dispatch in it, for Resume.
+    session: Option<String>,
+    sessions: usize,
+    seq: u64,
+    log: Vec<Value>,
+    /// The connection dispatches go to (one that identified or resumed).
+    live: Option<(usize, tokio::sync::mpsc::UnboundedSender<Out>)>,
+    connections: usize,
+    /// Each connection's query string (`v=10`).
+    queries: Vec<String>,
+    frames: Vec<Frame>,
+    /// Close codes costbot sent, by connection.
+    closes: Vec<(usize, Option<u16>)>,
+}
+
+#[derive(Clone)]
+pub struct Gateway {
+    state: Arc<(Mutex<GatewayInner>, tokio::sync::Notify)>,
+    /// `ws://127.0.0.1:PORT`, as `GET /gateway` gives it.
+    pub url: String,
+}
+
+impl Gateway {
+    pub async fn start() -> Gateway {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}", listener.local_addr().unwrap());
+        let gw = Gateway {
+            state: Arc::new((
+                Mutex::new(GatewayInner::default()),
+                tokio::sync::Notify::new(),
+            )),
+            url: url.clone(),
+        };
+        let this = gw.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let this = this.clone();
+                tokio::spawn(async move { this.connection(stream).await });
+            }
+        });
+        gw
+    }
+
+    fn inner(&self) -> std::sync::MutexGuard<'_, GatewayInner> {
+        self.state.0.lock().unwrap()
+    }
+
+    fn changed(&self) {
+        self.state.1.notify_waiters();
+    }
+
+    /// Sends event `t` with data `d` in the current session (op 0, the next
+    /// sequence number); kept for replay, so one sent while costbot is
+    /// away reaches it when it resumes.
+    pub fn dispatch(&self, t: &str, d: Value) -> u64 {
+        let mut g = self.inner();
+        let s = next_dispatch(&mut g, t, d);
+        if let Some((_, out)) = &g.live {
+            let _ = out.send(Out::Send(g.log.last().unwrap().clone()));
+        }
+        s
+    }
+
+    /// Drops the live socket without a close frame, and then dispatches `t`
+    /// (so costbot misses it and must get it by resuming).
+    pub fn drop_then_dispatch(&self, t: &str, d: Value) -> u64 {
+        let mut g = self.inner();
+        let (_, out) = g.live.take().expect("a live connection to drop");
+        let _ = out.send(Out::Drop);
+        next_dispatch(&mut g, t, d)
+    }
+
+    /// Ends the session (as after an outage longer than Discord keeps one)
+    /// and drops the socket: a RESUME gets op 9, and costbot must identify anew.
+    pub fn expire_session_and_drop(&self) {
+        let mut g = self.inner();
+        g.session = None;
+        g.log.clear();
+        let (_, out) = g.live.take().expect("a live connection to drop");
+        let _ = out.send(Out::Drop);
+    }
+
+    /// Asks costbot to reconnect (op 7), as Discord does before a restart.
+    pub fn reconnect(&self) {
+        let g = self.inner();
+        let (_, out) = g.live.as_ref().expect("a live connection");
+        let _ = out.send(Out::Send(json!({"op": 7, "d": null, "s": null, "t": null})));
+    }
+
+    pub fn frames(&self) -> Vec<Frame> {
+        self.inner().frames.clone()
+    }
+
+    pub fn frames_with_op(&self, op: u64) -> Vec<Frame> {
+        self.frames()
+            .into_iter()
+            .filter(|f| f.payload["op"] == op)
+            .collect()
+    }
+
+    pub fn queries(&self) -> Vec<String> {
+        self.inner().queries.clone()
+    }
+
+    pub fn closes(&self) -> Vec<(usize, Option<u16>)> {
+        self.inner().closes.clone()
+    }
+
+    pub fn session(&self) -> Option<String> {
+        self.inner().session.clone()
+    }
+
+    /// The last sequence number dispatched.
+    pub fn seq(&self) -> u64 {
+        self.inner().seq
+    }
+
+    /// Waits until `pred` holds over what costbot sent.
+    pub async fn wait_for(
+        &self,
+        what: &str,
+        within: Duration,
+        pred: impl Fn(&[Frame]) -> bool,
+    ) -> Vec<Frame> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let notified = self.state.1.notified();
+            let frames = self.frames();
+            if pred(&frames) {
+                return frames;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                let frames = self.frames();
+                if pred(&frames) {
+                    return frames;
+                }
+                panic!("timed out waiting for {what}; costbot sent: {frames:#?}");
+            }
+        }
+    }
+
+    /// Waits until a connection is live (identified or resumed).
+    pub async fn wait_live(&self, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let notified = self.state.1.notified();
+            if self.inner().live.is_some() {
+                return;
+            }
+            tokio::time::timeout_at(deadline, notified)
+                .await
+                .expect("costbot connected to the gateway");
+        }
+    }
+
+    // tungstenite's handshake callback has a large error type, not ours to change.
+    #[allow(clippy::result_large_err)]
+    async fn connection(&self, stream: tokio::net::TcpStream) {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+        use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+        use tokio_tungstenite::tungstenite::Message as Ws;
+
+        let query = Arc::new(Mutex::new(String::new()));
+        let q = query.clone();
+        let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(
+            stream,
+            move |req: &tokio_tungstenite::tungstenite::handshake::server::Request,
+                  resp: tokio_tungstenite::tungstenite::handshake::server::Response| {
+                *q.lock().unwrap() = req.uri().query().unwrap_or("").to_string();
+                Ok(resp)
+            },
+        )
+        .await
+        else {
+            return;
+        };
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Out>();
+        let conn = {
+            let mut g = self.inner();
+            g.connections += 1;
+            g.queries.push(query.lock().unwrap().clone());
+            g.connections
+        };
+        self.changed();
+        // A client that asks for another version or encoding is closed (4012 Invalid API version).
+        let version_ok = query.lock().unwrap().split('&').any(|p| p == "v=10")
+            && !query.lock().unwrap().contains("encoding=etf");
+        if !version_ok {
+            let _ = tx.send(Out::Close(4012, "Invalid API version."));
+        } else {
+            let _ = tx.send(Out::Send(
+                json!({"op": 10, "d": {"heartbeat_interval": HEARTBEAT_MS}, "s": null, "t": null}),
+            ));
+        }
+        let mut identified = false;
+        loop {
+            tokio::select! {
+                incoming = ws.next() => match incoming {
+                    Some(Ok(Ws::Text(text))) => {
+                        let payload: Value = match serde_json::from_str(text.as_str()) {
+                            Ok(v) => v,
+                            Err(_) => { let _ = tx.send(Out::Close(4002, "Error while decoding payload.")); continue; }
+                        };
+                        self.inner().frames.push(Frame { conn, payload: payload.clone() });
+                        self.changed();
+                        self.receive(conn, &tx, &mut identified, &payload);
+                    }
+                    Some(Ok(Ws::Close(frame))) => {
+                        self.inner().closes.push((conn, frame.map(|f| u16::from(f.code))));
+                        self.changed();
+                        // tungstenite answers the close; flush it, then the socket ends.
+                        let _ = ws.flush().await;
+                        while let Some(Ok(_)) = ws.next().await {}
+                        break;
+                    }
+                    Some(Ok(Ws::Binary(_))) => { let _ = tx.send(Out::Close(4002, "Error while decoding payload.")); }
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) | None => break,
+                },
+                out = rx.recv() => match out {
+                    Some(Out::Send(v)) => { if ws.send(Ws::text(v.to_string())).await.is_err() { break; } }
+                    Some(Out::Drop) | None => break,
+                    Some(Out::Close(code, reason)) => {
+                        let _ = ws.send(Ws::Close(Some(CloseFrame { code: CloseCode::from(code), reason: reason.into() }))).await;
+                    }
+                },
+            }
+        }
+        let mut g = self.inner();
+        if g.live.as_ref().is_some_and(|(c, _)| *c == conn) {
+            g.live = None;
+        }
+        drop(g);
+        self.changed();
+    }
+
+    /// One payload from costbot, answered as Discord would.
+    fn receive(
+        &self,
+        conn: usize,
+        tx: &tokio::sync::mpsc::UnboundedSender<Out>,
+        identified: &mut bool,
+        p: &Value,
+    ) {
+        let token_ok = |t: &Value| {
+            // serenity sends the token as its REST client holds it, "Bot "-prefixed; Discord takes both.
+            let t = t.as_str().unwrap_or("");
+            t == TOKEN || t == format!("Bot {TOKEN}")
+        };
+        match p["op"].as_u64() {
+            Some(1) => {
+                if !(p["d"].is_null() || p["d"].is_u64()) {
+                    let _ = tx.send(Out::Close(4002, "Error while decoding payload."));
+                    return;
+                }
+                let _ = tx.send(Out::Send(
+                    json!({"op": 11, "d": null, "s": null, "t": null}),
+                ));
+            }
+            Some(2) => {
+                let d = &p["d"];
+                if *identified {
+                    let _ = tx.send(Out::Close(4005, "Already authenticated."));
+                } else if !token_ok(&d["token"]) {
+                    let _ = tx.send(Out::Close(4004, "Authentication failed."));
+                } else if !d["intents"].is_u64() {
+                    let _ = tx.send(Out::Close(4013, "Invalid intent(s)."));
+                } else if d["intents"].as_u64().unwrap() & PRIVILEGED_INTENTS != 0 {
+                    // This application has no privileged intents switched on.
+                    let _ = tx.send(Out::Close(4014, "Disallowed intent(s)."));
+                } else if ["os", "browser", "device"]
+                    .iter()
+                    .any(|k| !d["properties"][k].is_string())
+                {
+                    let _ = tx.send(Out::Close(4002, "Error while decoding payload."));
+                } else {
+                    *identified = true;
+                    let mut g = self.inner();
+                    g.sessions += 1;
+                    g.session = Some(format!("fake-session-{}", g.sessions));
+                    g.seq = 0;
+                    g.log.clear();
+                    let shard = d.get("shard").cloned().unwrap_or(json!([0, 1]));
+                    let ready = json!({
+                        "v": 10,
+                        "user": {"id": BOT, "username": "costbot", "discriminator": "0", "global_name": null,
+                                 "avatar": null, "bot": true, "verified": true, "mfa_enabled": false, "flags": 0},
+                        "guilds": [{"id": GUILD, "unavailable": true}],
+                        "session_id": g.session.clone().unwrap(),
+                        "resume_gateway_url": self.url,
+                        "shard": shard,
+                        "application": {"id": APP, "flags": 0}
+                    });
+                    next_dispatch(&mut g, "READY", ready);
+                    let _ = tx.send(Out::Send(g.log.last().unwrap().clone()));
+                    g.live = Some((conn, tx.clone()));
+                }
+            }
+            Some(6) => {
+                let d = &p["d"];
+                let mut g = self.inner();
+                let known = g.session.is_some() && d["session_id"] == json!(g.session);
+                let seq = d["seq"].as_u64();
+                if !token_ok(&d["token"]) {
+                    let _ = tx.send(Out::Close(4004, "Authentication failed."));
+                } else if !known || seq.is_none_or(|s| s > g.seq) {
+                    // Op 9: the session cannot be resumed; identify anew.
+                    let _ = tx.send(Out::Send(
+                        json!({"op": 9, "d": false, "s": null, "t": null}),
+                    ));
+                } else {
+                    *identified = true;
+                    let seq = seq.unwrap();
+                    for missed in g.log.iter().filter(|e| e["s"].as_u64().unwrap() > seq) {
+                        let _ = tx.send(Out::Send(missed.clone()));
+                    }
+                    next_dispatch(&mut g, "RESUMED", json!({}));
+                    let _ = tx.send(Out::Send(g.log.last().unwrap().clone()));
+                    g.live = Some((conn, tx.clone()));
+                }
+            }
+            Some(3 | 4 | 8 | 31) if *identified => {}
+            Some(_) if !*identified => {
+                let _ = tx.send(Out::Close(4003, "Not authenticated."));
+            }
+            _ => {
+                let _ = tx.send(Out::Close(4001, "Unknown opcode."));
+            }
+        }
+    }
+}
+
+fn next_dispatch(g: &mut GatewayInner, t: &str, d: Value) -> u64 {
+    g.seq += 1;
+    g.log.push(json!({"op": 0, "s": g.seq, "t": t, "d": d}));
+    g.seq
+}
+
+/// A user object as the gateway sends it.
+pub fn gateway_user(id: &str, name: &str, bot: bool) -> Value {
+    json!({"id": id, "username": name, "discriminator": "0", "global_name": name, "avatar": null, "bot": bot, "public_flags": 0})
+}
+
+/// MESSAGE_CREATE data: `author` (id, bot?) writes `content` in `channel`
+/// of the test guild, or in a DM when `guild` is false; `mentions` are user ids.
+pub fn message_create(
+    id: &str,
+    channel: &str,
+    guild: bool,
+    author: (&str, bool),
+    content: &str,
+    mentions: &[&str],
+) -> Value {
+    let mut m = json!({
+        "id": id, "channel_id": channel, "type": 0, "content": content,
+        "author": gateway_user(author.0, if author.1 { "otherbot" } else { "ana" }, author.1),
+        "timestamp": "2026-11-19T10:00:00.000000+00:00", "edited_timestamp": null,
+        "tts": false, "mention_everyone": false, "mention_roles": [], "attachments": [],
+        "embeds": [], "pinned": false, "flags": 0, "components": [],
+        "nonce": id,
+        "mentions": mentions.iter().map(|u| {
+            let mut user = gateway_user(u, if *u == BOT { "costbot" } else { "someone" }, *u == BOT);
+            if guild {
+                user["member"] = json!({"roles": [], "joined_at": "2025-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0});
+            }
+            user
+        }).collect::<Vec<_>>()
+    });
+    if guild {
+        m["guild_id"] = json!(GUILD);
+        m["member"] = json!({"roles": [], "joined_at": "2025-01-01T00:00:00.000000+00:00",
+            "premium_since": null, "deaf": false, "mute": false, "flags": 0, "pending": false, "nick": null, "avatar": null});
+    }
+    m
 }

@@ -1,10 +1,13 @@
-//! `POST /discord/interactions`: PING, `/cost` and the follow-up buttons.
+//! Interactions — PING, `/cost` and the follow-up buttons — whichever way
+//! they come: at `POST /discord/interactions` or over the gateway.
 //!
-//! The body is bounded and its signature checked before it is parsed. A
-//! question gets its acknowledgement in the HTTP response (Discord allows
-//! 3 s): a deferred response for a command (type 5, "costbot is
+//! One handler ([`DiscordState::interaction`]) decides the response and the
+//! answer to start. Over HTTP the body is bounded and its signature checked
+//! before it is parsed, and the response is the HTTP response; over the
+//! gateway it is posted to the interaction's callback. Either way Discord
+//! allows 3 s: a deferred response for a command (type 5, "costbot is
 //! thinking…"), a deferred update for a button (type 6); the answer follows
-//! through REST.
+//! through REST once the acknowledgement is out.
 
 use axum::body::Bytes;
 use axum::extract::{Request, State};
@@ -18,7 +21,7 @@ use serenity::all::{
 };
 
 use super::verify::{self, VerifyError};
-use super::{DiscordState, Place, Reply, MAX_TEXT_CHARS};
+use super::{DiscordState, Pending, Place, Reply, MAX_TEXT_CHARS};
 use crate::http::ApiError;
 use crate::render::discord::followup_question;
 
@@ -60,26 +63,79 @@ pub async fn handle(State(state): State<DiscordState>, request: Request) -> Resp
             return bad_request(format!("the interaction could not be read: {e}"));
         }
     };
-    let response = match interaction {
-        Interaction::Ping(_) => CreateInteractionResponse::Pong,
-        Interaction::Command(c) => state.on_command(c),
-        Interaction::Component(c) => state.on_component(c),
-        _ => return bad_request("that interaction type is not one costbot handles"),
+    let Some(handled) = state.interaction(interaction) else {
+        return bad_request("that interaction type is not one costbot handles");
     };
-    Json(response).into_response()
+    if let Some(pending) = handled.answer {
+        // The acknowledgement is this response, written right after.
+        state.answer_later(pending, std::future::ready(true));
+    }
+    Json(handled.response).into_response()
+}
+
+/// What an interaction gets: the response to send at once, and an answer to
+/// start (delivered only after that response is out).
+struct Handled {
+    response: CreateInteractionResponse,
+    answer: Option<Pending>,
+}
+
+impl Handled {
+    fn now(response: CreateInteractionResponse) -> Handled {
+        Handled {
+            response,
+            answer: None,
+        }
+    }
 }
 
 impl DiscordState {
+    /// The one handler for interactions from either path; None for a type
+    /// costbot does not handle.
+    fn interaction(&self, interaction: Interaction) -> Option<Handled> {
+        Some(match interaction {
+            Interaction::Ping(_) => Handled::now(CreateInteractionResponse::Pong),
+            Interaction::Command(c) => self.on_command(c),
+            Interaction::Component(c) => self.on_component(c),
+            _ => return None,
+        })
+    }
+
+    /// An interaction that came over the gateway: the same handling, with
+    /// the response posted to its callback (`POST /interactions/{id}/{token}/callback`).
+    pub(super) async fn interaction_over_gateway(&self, interaction: Interaction) {
+        let (id, token) = match &interaction {
+            Interaction::Command(c) => (c.id.get(), c.token.clone()),
+            Interaction::Component(c) => (c.id.get(), c.token.clone()),
+            other => {
+                tracing::debug!(kind = ?other.kind(), "an interaction costbot does not handle");
+                return;
+            }
+        };
+        let Some(handled) = self.interaction(interaction) else {
+            return;
+        };
+        let (acked, on_acked) = tokio::sync::oneshot::channel();
+        if let Some(pending) = handled.answer {
+            self.answer_later(pending, async move { on_acked.await.unwrap_or(false) });
+        }
+        let sent = self.rest().respond(id, &token, &handled.response).await;
+        if let Err(e) = &sent {
+            tracing::warn!(error = %e, "could not acknowledge a Discord interaction");
+        }
+        let _ = acked.send(sent.is_ok());
+    }
+
     /// `/cost ask` starts an answer and defers; `/cost help` answers at once.
-    fn on_command(&self, c: CommandInteraction) -> CreateInteractionResponse {
+    fn on_command(&self, c: CommandInteraction) -> Handled {
         if c.data.name != "cost" {
-            return ephemeral(&format!(
+            return Handled::now(ephemeral(&format!(
                 "costbot does not know `/{}`; try `/cost help`.",
                 c.data.name
-            ));
+            )));
         }
         match subcommand(&c.data.options) {
-            Some(("help", _)) => ephemeral(HELP),
+            Some(("help", _)) => Handled::now(ephemeral(HELP)),
             Some(("ask", options)) => {
                 let question = options
                     .iter()
@@ -90,27 +146,35 @@ impl DiscordState {
                     })
                     .unwrap_or_default();
                 if question.is_empty() {
-                    return ephemeral("Ask a question, for example `/cost ask question: why did EC2 go up last week?`");
+                    return Handled::now(ephemeral("Ask a question, for example `/cost ask question: why did EC2 go up last week?`"));
                 }
                 if question.chars().count() > MAX_TEXT_CHARS {
-                    return ephemeral(&format!(
+                    return Handled::now(ephemeral(&format!(
                         "That question is longer than {MAX_TEXT_CHARS} characters; ask it more briefly."
-                    ));
+                    )));
                 }
-                let turn = place(&c).turn(question);
-                self.answer_later(turn, c.token, Reply::EditOriginal, None);
-                CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new())
+                Handled {
+                    response: CreateInteractionResponse::Defer(
+                        CreateInteractionResponseMessage::new(),
+                    ),
+                    answer: Some(Pending {
+                        turn: place(&c).turn(question),
+                        token: c.token,
+                        reply: Reply::EditOriginal,
+                        heading: None,
+                    }),
+                }
             }
-            _ => ephemeral("costbot knows `/cost ask` and `/cost help`."),
+            _ => Handled::now(ephemeral("costbot knows `/cost ask` and `/cost help`.")),
         }
     }
 
     /// A follow-up button asks its question in the pressed message's
     /// conversation (the channel it is in); the answer comes as new messages.
-    fn on_component(&self, c: ComponentInteraction) -> CreateInteractionResponse {
+    fn on_component(&self, c: ComponentInteraction) -> Handled {
         let Some(question) = followup_question(&c.data.custom_id) else {
             tracing::debug!("a button that is not costbot's");
-            return ephemeral("That button is not costbot's.");
+            return Handled::now(ephemeral("That button is not costbot's."));
         };
         let place = Place {
             guild: c.guild_id.map(|g| g.get()),
@@ -119,13 +183,15 @@ impl DiscordState {
             private_channel: c.context == Some(InteractionContext::PrivateChannel),
         };
         let question = question.to_string();
-        self.answer_later(
-            place.turn(&question),
-            c.token,
-            Reply::FollowUp,
-            Some(question),
-        );
-        CreateInteractionResponse::Acknowledge
+        Handled {
+            response: CreateInteractionResponse::Acknowledge,
+            answer: Some(Pending {
+                turn: place.turn(&question),
+                token: c.token,
+                reply: Reply::FollowUp,
+                heading: Some(question),
+            }),
+        }
     }
 }
 
@@ -175,11 +241,13 @@ async fn read_verified(state: &DiscordState, request: Request) -> Result<Bytes, 
         (Some(_), Some(ts)) => verify::check_age(ts, now).map_err(unauthorized)?,
         _ => return Err(unauthorized(VerifyError::Missing)),
     }
+    let Some(verifier) = &state.inner.verifier else {
+        // Not routed without a key; refused all the same.
+        return Err(unauthorized(VerifyError::Missing));
+    };
     let body =
         crate::http::read_limited_body(&parts.headers, body, state.inner.max_body_bytes).await?;
-    state
-        .inner
-        .verifier
+    verifier
         .verify(&parts.headers, &body, now)
         .map_err(unauthorized)?;
     Ok(body)

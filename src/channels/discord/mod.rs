@@ -1,12 +1,14 @@
-//! Discord over HTTP interactions: `/cost ask`, `/cost help` and the
-//! follow-up buttons under an answer, at `POST /discord/interactions`.
+//! Discord: `/cost ask`, `/cost help` and the follow-up buttons under an
+//! answer, at `POST /discord/interactions` or over the gateway; and chat
+//! over the gateway — mentions and DMs ([`chat`], [`gateway`]).
 //!
-//! Every request is verified ([`verify`]: Ed25519 with serenity's verifier,
-//! plus costbot's own age check) with its body bounded before anything else.
-//! A question is acknowledged at once with a deferred response; the answer is
-//! computed on the answers' runtime and replaces that response through
-//! serenity's REST client ([`rest`]), further parts following it. Commands
-//! are registered at start ([`serve`]); the gateway is not built yet.
+//! Every HTTP request is verified ([`verify`]: Ed25519 with serenity's
+//! verifier, plus costbot's own age check) with its body bounded before
+//! anything else. An interaction, whichever way it came, is handled by one
+//! handler ([`interactions`]): acknowledged at once with a deferred response,
+//! the answer computed on the answers' runtime and replacing that response
+//! through serenity's REST client ([`rest`]), further parts following it.
+//! Commands are registered at start ([`serve`]).
 //!
 //! Conversations: one per channel of a guild (`discord:{guild}:{channel}`; a
 //! thread is a channel of its own), one per DM with the bot
@@ -14,6 +16,8 @@
 //! The scope is the same place, so anyone there may follow up; the author is
 //! the person (`discord:user:{id}`).
 
+pub mod chat;
+pub mod gateway;
 pub mod interactions;
 pub mod rest;
 pub mod verify;
@@ -56,7 +60,8 @@ pub struct DiscordState {
 struct Inner {
     agent: Arc<Agent>,
     rest: Arc<Rest>,
-    verifier: InteractionVerifier,
+    /// None without a public key: HTTP interactions are off.
+    verifier: Option<InteractionVerifier>,
     metrics: Arc<ChannelMetrics>,
     max_body_bytes: usize,
     /// Answers run here, so a shutdown drains them.
@@ -77,14 +82,19 @@ impl DiscordState {
                 missing.join(", and ")
             )));
         }
-        let key = config.public_key_bytes().ok_or_else(|| {
-            ConfigError::Invalid("discord.public_key must be 64 hex digits".into())
-        })?;
+        let verifier = match &config.public_key {
+            None => None,
+            Some(_) => Some(InteractionVerifier::new(
+                config.public_key_bytes().ok_or_else(|| {
+                    ConfigError::Invalid("discord.public_key must be 64 hex digits".into())
+                })?,
+            )?),
+        };
         Ok(DiscordState {
             inner: Arc::new(Inner {
                 agent,
                 rest: Arc::new(Rest::new(config)?),
-                verifier: InteractionVerifier::new(key)?,
+                verifier,
                 metrics: metrics.channel(CHANNEL),
                 max_body_bytes: config.max_body_bytes,
                 tasks,
@@ -131,6 +141,13 @@ pub fn serve_with(
             _ = signal.recv() => {}
         }
     });
+    gateway::start(state.clone(), config, shutdown)?;
+    if state.inner.verifier.is_none() {
+        tracing::info!(
+            "Discord HTTP interactions off (no DISCORD_PUBLIC_KEY): commands come over the gateway"
+        );
+        return Ok(Router::new());
+    }
     tracing::info!("Discord interactions on at POST /discord/interactions");
     Ok(router(state))
 }
@@ -166,7 +183,7 @@ pub fn doctor(
     last: Option<&crate::store::discord::Registration>,
 ) -> Vec<(bool, String)> {
     if !config.is_configured() {
-        return vec![(false, "info Discord off: set DISCORD_TOKEN, DISCORD_APPLICATION_ID and DISCORD_PUBLIC_KEY (Developer Portal), then set the Interactions Endpoint URL to https://<costbot>/discord/interactions".into())];
+        return vec![(false, "info Discord off: set DISCORD_TOKEN and DISCORD_APPLICATION_ID (Developer Portal) for mentions, DMs and /cost over the gateway; add DISCORD_PUBLIC_KEY and set the Interactions Endpoint URL to https://<costbot>/discord/interactions to take commands over HTTP instead".into())];
     }
     let target = match config.guild_id() {
         Some(g) => format!("guild {g}"),
@@ -191,6 +208,7 @@ pub fn doctor(
             target,
         ),
     )];
+    lines.push((false, gateway_line(config)));
     let missing = config.missing();
     for m in &missing {
         lines.push((true, format!("FAIL Discord needs {m}")));
@@ -200,7 +218,11 @@ pub fn doctor(
     }
     lines.push((
         false,
-        "ok   Discord ready: POST /discord/interactions (the gateway is not built yet)".into(),
+        if config.public_key.is_some() {
+            "ok   Discord ready: the gateway for mentions, DMs and commands, and POST /discord/interactions when the Interactions Endpoint URL points there".into()
+        } else {
+            "ok   Discord ready: the gateway for mentions, DMs and commands; HTTP interactions off (no DISCORD_PUBLIC_KEY), so leave the Interactions Endpoint URL empty".into()
+        },
     ));
     lines.push(match last {
         None => (false, "info /cost not registered yet with these settings: `costbot serve` registers it at start".into()),
@@ -208,6 +230,20 @@ pub fn doctor(
         Some(r) => (true, format!("FAIL registering the Discord commands failed at {}: {}. Check DISCORD_TOKEN and that the bot was invited with the applications.commands scope", r.at, r.detail)),
     });
     lines
+}
+
+/// What `doctor` says about the gateway: the token named (never shown) and
+/// the intents asked for.
+fn gateway_line(config: &DiscordConfig) -> String {
+    let token = if config.token.is_some() {
+        "token set"
+    } else {
+        "DISCORD_TOKEN missing"
+    };
+    format!(
+        "info Discord gateway: {token}; intents GUILD_MESSAGES | DIRECT_MESSAGES ({}), not the privileged MESSAGE_CONTENT: costbot reads mentions of it and DMs",
+        gateway::INTENTS.bits()
+    )
 }
 
 /// The Discord routes, with the state inside.
@@ -269,6 +305,14 @@ impl Turn {
     }
 }
 
+/// An interaction's answer, to run once the interaction is acknowledged.
+struct Pending {
+    turn: Turn,
+    token: String,
+    reply: Reply,
+    heading: Option<String>,
+}
+
 /// Where an answer goes: in place of the deferred response, or after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Reply {
@@ -298,10 +342,21 @@ impl DiscordState {
     }
 
     /// Answers on the answers' runtime and delivers with the interaction's
-    /// token; the caller has already acknowledged the interaction.
-    fn answer_later(&self, turn: Turn, token: String, reply: Reply, heading: Option<String>) {
+    /// token once `acked` says the interaction was acknowledged (false: it
+    /// was not, and the token cannot deliver anything).
+    fn answer_later(
+        &self,
+        pending: Pending,
+        acked: impl std::future::Future<Output = bool> + Send + 'static,
+    ) {
         let this = self.clone();
         super::spawn_answer(&self.inner.tasks, "discord-answer", async move {
+            let Pending {
+                turn,
+                token,
+                reply,
+                heading,
+            } = pending;
             let messages =
                 match tokio::time::timeout(ANSWER_DEADLINE, this.answer(&turn, heading.as_deref()))
                     .await
@@ -317,6 +372,10 @@ impl DiscordState {
                         )]
                     }
                 };
+            if !acked.await {
+                tracing::warn!("a Discord interaction was not acknowledged; its answer is dropped");
+                return;
+            }
             this.deliver(&token, reply, &messages).await;
         });
     }
@@ -406,11 +465,21 @@ mod tests {
         let lines = doctor(&partial, None);
         assert!(lines
             .iter()
-            .any(|(p, l)| *p && l.contains("DISCORD_PUBLIC_KEY")));
+            .all(|(p, l)| !(*p && l.contains("DISCORD_PUBLIC_KEY"))));
         assert!(lines
             .iter()
             .any(|(p, l)| *p && l.contains("DISCORD_APPLICATION_ID")));
         assert!(lines.iter().all(|(_, l)| !l.contains("very-secret")));
+        // Token and application: the gateway alone, HTTP interactions off.
+        let gateway_only = DiscordConfig {
+            application_id: Some("11".into()),
+            ..partial.clone()
+        };
+        let lines = doctor(&gateway_only, None);
+        assert!(lines.iter().all(|(p, _)| !p), "{lines:?}");
+        assert!(lines
+            .iter()
+            .any(|(_, l)| l.contains("HTTP interactions off (no DISCORD_PUBLIC_KEY)")));
         let full = DiscordConfig {
             application_id: Some("11".into()),
             public_key: Some("ab".repeat(32)),

@@ -1,5 +1,6 @@
-//! Discord's REST API through serenity's [`Http`]: edit an interaction's
-//! original response, post follow-up messages, and register the application
+//! Discord's REST API through serenity's [`Http`]: acknowledge an interaction
+//! that came over the gateway, edit its original response, post follow-up
+//! messages, show typing and reply in a channel, and register the application
 //! commands. costbot's rendered messages become serenity's builders here.
 //!
 //! With `api_url` other than Discord's own, requests go to that origin
@@ -10,9 +11,11 @@
 use std::time::Duration;
 
 use serenity::all::{
-    ButtonStyle, CommandOptionType, CommandType, CreateActionRow, CreateAllowedMentions,
+    ButtonStyle, ChannelId, CommandOptionType, CommandType, CreateActionRow, CreateAllowedMentions,
     CreateButton, CreateCommand, CreateCommandOption, CreateEmbed, CreateEmbedFooter,
-    CreateInteractionResponseFollowup, EditInteractionResponse, GuildId,
+    CreateInteractionResponse, CreateInteractionResponseFollowup, CreateMessage,
+    EditInteractionResponse, GuildId, InteractionId, MessageId, MessageReference,
+    MessageReferenceKind,
 };
 use serenity::builder::Builder;
 use serenity::http::{Http, HttpBuilder, HttpError};
@@ -56,19 +59,11 @@ pub struct Rest {
 
 impl Rest {
     pub fn new(config: &DiscordConfig) -> Result<Rest, ConfigError> {
-        let token = config
-            .token
-            .as_ref()
-            .ok_or_else(|| ConfigError::Invalid("Discord needs DISCORD_TOKEN".into()))?;
         let application_id = config
             .application_id()
             .ok_or_else(|| ConfigError::Invalid("Discord needs DISCORD_APPLICATION_ID".into()))?;
-        let mut builder = HttpBuilder::new(token.expose()).application_id(application_id.into());
-        if let Some(origin) = config.proxy() {
-            builder = builder.proxy(origin).ratelimiter_disabled(true);
-        }
         Ok(Rest {
-            http: builder.build(),
+            http: http(config)?,
             application_id,
             guild_id: config.guild_id(),
         })
@@ -84,6 +79,64 @@ impl Rest {
             Some(g) => format!("guild:{g}"),
             None => "global".into(),
         }
+    }
+
+    /// `POST /interactions/{id}/{token}/callback`: the acknowledgement of an
+    /// interaction that came over the gateway (over HTTP it is the response).
+    /// Sent once: Discord allows 3 s, and a retry of one that did arrive
+    /// would be refused as already acknowledged.
+    pub async fn respond(
+        &self,
+        id: u64,
+        token: &str,
+        response: &CreateInteractionResponse,
+    ) -> Result<(), RestError> {
+        response
+            .clone()
+            .execute(&self.http, (InteractionId::new(id), token))
+            .await
+            .map_err(classify)
+    }
+
+    /// `POST /channels/{channel}/typing`: "costbot is typing…" for ten
+    /// seconds or until it posts. Not retried: the next one comes soon.
+    pub async fn typing(&self, channel: u64) -> Result<(), RestError> {
+        self.http
+            .broadcast_typing(ChannelId::new(channel))
+            .await
+            .map_err(classify)
+    }
+
+    /// `POST /channels/{channel}/messages`: `m` in the channel, as a reply to
+    /// `reply_to` when given (the question; the asker is notified, nobody else).
+    pub async fn send(
+        &self,
+        channel: u64,
+        guild: Option<u64>,
+        m: &Message,
+        reply_to: Option<u64>,
+    ) -> Result<(), RestError> {
+        let channel = ChannelId::new(channel);
+        let guild = guild.map(GuildId::new);
+        self.retrying(|| async {
+            let mut post = CreateMessage::new()
+                .embeds(m.embeds.iter().map(embed).collect())
+                .components(rows(m))
+                .allowed_mentions(CreateAllowedMentions::new().replied_user(reply_to.is_some()));
+            if !m.content.is_empty() {
+                post = post.content(m.content.clone());
+            }
+            if let Some(question) = reply_to {
+                let mut r = MessageReference::new(MessageReferenceKind::Default, channel);
+                r.message_id = Some(MessageId::new(question));
+                r.guild_id = guild;
+                // A question deleted meanwhile still gets its answer, unthreaded.
+                r.fail_if_not_exists = Some(false);
+                post = post.reference_message(r);
+            }
+            post.execute(&self.http, (channel, guild)).await.map(drop)
+        })
+        .await
     }
 
     /// `PATCH /webhooks/{application}/{token}/messages/@original`: the
@@ -159,6 +212,23 @@ impl Rest {
             }
         }
     }
+}
+
+/// serenity's REST client for these settings: with `api_url` other than
+/// Discord's own, requests go to that origin and the rate limiter is off.
+pub(super) fn http(config: &DiscordConfig) -> Result<Http, ConfigError> {
+    let token = config
+        .token
+        .as_ref()
+        .ok_or_else(|| ConfigError::Invalid("Discord needs DISCORD_TOKEN".into()))?;
+    let mut builder = HttpBuilder::new(token.expose());
+    if let Some(id) = config.application_id() {
+        builder = builder.application_id(id.into());
+    }
+    if let Some(origin) = config.proxy() {
+        builder = builder.proxy(origin).ratelimiter_disabled(true);
+    }
+    Ok(builder.build())
 }
 
 /// `/cost ask question:<text>`, `/cost help`. Subcommands leave room for
