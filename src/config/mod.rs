@@ -55,6 +55,9 @@ pub struct Config {
     pub retrieval: RetrievalConfig,
     pub slack: SlackConfig,
     pub discord: DiscordConfig,
+    /// Scheduled digests, one `[[digests]]` table each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub digests: Vec<crate::digest::DigestConfig>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
@@ -197,6 +200,7 @@ impl Default for Config {
             retrieval: RetrievalConfig::default(),
             slack: SlackConfig::default(),
             discord: DiscordConfig::default(),
+            digests: Vec::new(),
         }
     }
 }
@@ -564,6 +568,7 @@ impl Config {
         };
         config.apply_env(env)?;
         config.validate()?;
+        config.subscriptions(env)?;
         Ok(config)
     }
 
@@ -630,6 +635,25 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The `[[digests]]` tables, checked, with their secrets read through `env`.
+    pub fn subscriptions(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Vec<crate::digest::Subscription>, ConfigError> {
+        let mut out: Vec<crate::digest::Subscription> = Vec::new();
+        for d in &self.digests {
+            let s = crate::digest::Subscription::from_config(d, &self.timezone, env)?;
+            if out.iter().any(|o| o.name == s.name) {
+                return Err(ConfigError::Invalid(format!(
+                    "two [[digests]] are named '{}'; each needs its own name",
+                    s.name
+                )));
+            }
+            out.push(s);
+        }
+        Ok(out)
     }
 
     pub fn tz(&self) -> Result<chrono_tz::Tz, ConfigError> {
