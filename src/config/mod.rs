@@ -58,6 +58,13 @@ pub struct Config {
     /// Scheduled digests, one `[[digests]]` table each.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub digests: Vec<crate::digest::DigestConfig>,
+    /// Digests missed while costbot was down are posted (marked delayed)
+    /// within this many hours of their time; older ones are recorded as skipped.
+    pub digest_catch_up_hours: u32,
+    /// First retry delay of a digest delivery (doubling, at most an hour).
+    pub digest_retry_base_secs: u64,
+    /// Delivery attempts before a digest run is marked failed.
+    pub digest_retry_max_attempts: u32,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
@@ -201,6 +208,9 @@ impl Default for Config {
             slack: SlackConfig::default(),
             discord: DiscordConfig::default(),
             digests: Vec::new(),
+            digest_catch_up_hours: 24,
+            digest_retry_base_secs: 30,
+            digest_retry_max_attempts: 8,
         }
     }
 }

@@ -163,6 +163,32 @@ impl Subscription {
     }
 }
 
+impl Subscription {
+    /// A subscription made in chat, as stored.
+    pub fn from_stored(
+        s: &crate::store::digests::StoredSubscription,
+    ) -> Result<Subscription, String> {
+        Ok(Subscription {
+            name: s.name.clone(),
+            schedule: s
+                .schedule
+                .parse()
+                .map_err(|e: super::schedule::ScheduleError| e.to_string())?,
+            tz: parse_tz(&s.time_zone)?,
+            destination: Destination::parse(&s.destination)?,
+            secret: None,
+            scope: serde_json::from_str(&s.scope).map_err(|e| e.to_string())?,
+            budget: s
+                .budget
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|e: rust_decimal::Error| e.to_string())?,
+            origin: Origin::Chat,
+        })
+    }
+}
+
 pub fn check_name(name: &str) -> Result<(), String> {
     if name.is_empty()
         || name.len() > 64

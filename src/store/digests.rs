@@ -167,7 +167,8 @@ impl Store {
         .bind(at(scheduled_for))
         .bind(state.as_str())
         .bind(delayed)
-        .bind(&now)
+        // A planned run is due at its time (runs are planned ahead).
+        .bind(at(scheduled_for))
         .bind(error)
         .bind(&now)
         .bind(&now)
@@ -200,14 +201,16 @@ impl Store {
         content: &str,
         chart: Option<&[u8]>,
         ce_requests: u32,
+        delayed: bool,
     ) -> Result<bool, StoreError> {
         Ok(sqlx::query(
             "UPDATE digest_runs SET state = 'built', content = ?, chart = ?, ce_requests = ?,
-                 updated_at = ? WHERE id = ? AND state = 'planned'",
+                 delayed = ?, updated_at = ? WHERE id = ? AND state = 'planned'",
         )
         .bind(content)
         .bind(chart)
         .bind(i64::from(ce_requests))
+        .bind(delayed)
         .bind(now_rfc3339())
         .bind(id)
         .execute(self.pool())
@@ -414,10 +417,13 @@ mod tests {
             "not built yet"
         );
         assert!(store
-            .digest_built(&run.id, "{}", Some(b"png"), 2)
+            .digest_built(&run.id, "{}", Some(b"png"), 2, false)
             .await
             .unwrap());
-        assert!(!store.digest_built(&run.id, "{}", None, 9).await.unwrap());
+        assert!(!store
+            .digest_built(&run.id, "{}", None, 9, false)
+            .await
+            .unwrap());
         assert!(store.digest_delivering(&run.id).await.unwrap());
         assert!(!store.digest_delivering(&run.id).await.unwrap());
         assert!(store

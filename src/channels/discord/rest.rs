@@ -140,6 +140,37 @@ impl Rest {
         })
     }
 
+    /// `POST /channels/{channel}/messages`, with a file attached (multipart)
+    /// when given; returns the message id. `nonce` (at most 25 characters)
+    /// is enforced, so Discord drops a repeat of the same post for a few
+    /// minutes (a retry after a lost response).
+    pub async fn create_message(
+        &self,
+        channel: u64,
+        m: &Message,
+        file: Option<(&str, Vec<u8>)>,
+        nonce: &str,
+    ) -> Result<u64, RestError> {
+        use serenity::all::{ChannelId, CreateAttachment, CreateMessage, Nonce};
+        self.retrying(|| async {
+            let mut post = CreateMessage::new()
+                .embeds(m.embeds.iter().map(embed).collect())
+                .allowed_mentions(CreateAllowedMentions::new())
+                .nonce(Nonce::String(nonce.chars().take(25).collect()))
+                .enforce_nonce(true);
+            if !m.content.is_empty() {
+                post = post.content(m.content.clone());
+            }
+            if let Some((name, data)) = &file {
+                post = post.add_file(CreateAttachment::bytes(data.clone(), *name));
+            }
+            post.execute(&self.http, (ChannelId::new(channel), None))
+                .await
+                .map(|sent| sent.id.get())
+        })
+        .await
+    }
+
     /// Makes a call, again after a passing failure (1 s, then 2 s), well
     /// within an interaction token's 15 minutes.
     async fn retrying<T, F, Fut>(&self, call: F) -> Result<T, RestError>
