@@ -24,7 +24,7 @@ use crate::store::digests::DigestRun;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
     /// Worth trying again: the network, a 5xx, a 429, a 408.
-    #[error("{0} (will retry)")]
+    #[error("{0}")]
     Transient(String),
     /// The destination said no for good, or is not set up.
     #[error("{0}")]

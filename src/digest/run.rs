@@ -153,7 +153,7 @@ impl Digests {
             let Some(sub) = subs.iter().find(|s| s.name == run.subscription) else {
                 continue;
             };
-            if let Err(e) = self.advance(sub, run).await {
+            if let Err(e) = self.advance(sub, run, false).await {
                 tracing::warn!(subscription = %sub.name, error = %e, "digest run did not advance");
             }
         }
@@ -180,6 +180,7 @@ impl Digests {
             .store
             .digest_plan(&sub.name, &date.to_string(), at, false)
             .await?;
+        crash_point("planned");
         if run.state == RunState::Delivered {
             return Ok(Posted::AlreadyDelivered(run));
         }
@@ -201,21 +202,28 @@ impl Digests {
         run: DigestRun,
     ) -> Result<DigestRun, DigestError> {
         let (name, period) = (run.subscription.clone(), run.period.clone());
-        self.advance(sub, run).await?;
+        self.advance(sub, run, true).await?;
         self.store
             .digest_run(&name, &period)
             .await?
             .ok_or_else(|| DigestError::Corrupt("a digest run vanished".into()))
     }
 
-    /// Moves one run as far as it goes: to delivered, failed, or a retry later.
-    pub async fn advance(&self, sub: &Subscription, mut run: DigestRun) -> Result<(), DigestError> {
+    /// Moves one run as far as it goes: to delivered, failed, or a retry
+    /// later. A `manual` run (asked for by name and date) is never too late
+    /// and never delayed.
+    pub async fn advance(
+        &self,
+        sub: &Subscription,
+        mut run: DigestRun,
+        manual: bool,
+    ) -> Result<(), DigestError> {
         loop {
             let now = self.clock.now();
             match run.state {
                 RunState::Delivered | RunState::Failed => return Ok(()),
                 RunState::Planned => {
-                    if run.scheduled_for < now - self.catch_up {
+                    if !manual && run.scheduled_for < now - self.catch_up {
                         self.store
                             .digest_build_failed(
                                 &run.id,
@@ -224,7 +232,7 @@ impl Digests {
                             .await?;
                         return Ok(());
                     }
-                    let late = (now - run.scheduled_for).num_seconds() > GRACE;
+                    let late = !manual && (now - run.scheduled_for).num_seconds() > GRACE;
                     let date: NaiveDate = run
                         .period
                         .parse()
