@@ -18,7 +18,7 @@ use sha2::Sha256;
 use super::builder::Built;
 use super::{Destination, Subscription};
 use crate::channels::discord::rest::{Rest, RestError};
-use crate::channels::slack::deliver::{DeliverError, Delivery, WebApi};
+use crate::channels::slack::deliver::{DeliverError, WebApi};
 use crate::store::digests::DigestRun;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -142,22 +142,7 @@ impl Deliverer {
                 let web = self.slack.as_ref().ok_or_else(|| {
                     SendError::Refused("Slack is not configured (SLACK_BOT_TOKEN)".into())
                 })?;
-                let mut ts = None;
-                for (i, m) in crate::render::slack::render(&built.answer, None)
-                    .iter()
-                    .enumerate()
-                {
-                    // Further parts go in the first part's thread.
-                    let d = Delivery::post(channel, ts.as_deref().filter(|_| i > 0), m);
-                    let posted = web.deliver(&d).await.map_err(|e| match e {
-                        DeliverError::Transient(m) => SendError::Transient(m),
-                        other => SendError::Refused(other.to_string()),
-                    })?;
-                    if ts.is_none() {
-                        ts = posted;
-                    }
-                }
-                Ok(format!("slack ts {}", ts.unwrap_or_default()))
+                self.send_slack(web, channel, run, built, png).await
             }
             Destination::Discord(channel) => {
                 let rest = self.discord.as_ref().ok_or_else(|| {
@@ -180,6 +165,55 @@ impl Deliverer {
                 Ok(format!("discord message {}", first.unwrap_or_default()))
             }
         }
+    }
+
+    /// Slack has no idempotency key: the post carries the run id in its
+    /// metadata, and before posting, a channel given by id is searched for
+    /// it (a post that landed before a crash is not posted again). A
+    /// channel given by name ("#finops") cannot be searched before the first
+    /// post, so there a crash between Slack's answer and the run's record
+    /// means at least once. The chart goes into the post's thread; its
+    /// failure does not fail the run (the post is already there).
+    async fn send_slack(
+        &self,
+        web: &WebApi,
+        channel: &str,
+        run: &DigestRun,
+        built: &Built,
+        png: Option<&[u8]>,
+    ) -> Result<String, SendError> {
+        let transient = |e: DeliverError| match e {
+            DeliverError::Transient(m) => SendError::Transient(m),
+            other => SendError::Refused(other.to_string()),
+        };
+        if is_channel_id(channel) {
+            if let Some(ts) = web.find_tagged(channel, &run.id).await.map_err(transient)? {
+                return Ok(format!("slack ts {ts} (found already posted)"));
+            }
+        }
+        let messages = crate::render::slack::render(&built.answer, None);
+        let mut first: Option<(String, String)> = None;
+        for m in &messages {
+            let thread = first.as_ref().map(|(_, ts)| ts.as_str());
+            let posted = web
+                .post_tagged(channel, thread, m, &run.id)
+                .await
+                .map_err(transient)?;
+            first.get_or_insert(posted);
+        }
+        let (channel_id, ts) = first.unwrap_or_default();
+        let mut receipt = format!("slack ts {ts}");
+        if let Some(png) = png.filter(|p| !p.is_empty()) {
+            let title = format!("{} cost digest, {}", run.subscription, run.period);
+            if let Err(e) = web
+                .upload_file(&channel_id, Some(&ts), "digest.png", &title, png.to_vec())
+                .await
+            {
+                tracing::warn!(error = %e, "the digest chart was not uploaded to Slack");
+                receipt.push_str("; chart not uploaded");
+            }
+        }
+        Ok(receipt)
     }
 
     async fn post_webhook(
@@ -215,6 +249,14 @@ impl Deliverer {
             ))),
         }
     }
+}
+
+/// Slack channel ids (C…, G…, D…) as opposed to names ("#finops").
+fn is_channel_id(c: &str) -> bool {
+    c.len() >= 9
+        && c.starts_with(['C', 'G', 'D'])
+        && c.chars()
+            .all(|ch| ch.is_ascii_uppercase() || ch.is_ascii_digit())
 }
 
 #[cfg(test)]
