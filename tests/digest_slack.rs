@@ -110,3 +110,50 @@ async fn a_digest_posts_once_to_slack_with_its_chart_even_across_a_kill_9() {
     assert!(String::from_utf8_lossy(&again.stdout).starts_with("already delivered"));
     assert_eq!(mock.calls_of("chat.postMessage").len(), posted_before);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slash_commands_subscribe_list_and_unsubscribe_a_channel() {
+    let mock = Mock::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let s = slack::start(dir.path(), &mock, None, |_| {}).await;
+    let form = "application/x-www-form-urlencoded";
+    let mut replies = Vec::new();
+    for (i, text) in [
+        "digest subscribe daily 09:00 Europe/Paris",
+        "digest list",
+        "digest unsubscribe c1-daily",
+        "digest list",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let hook = mock.hook_url(&format!("digest/{i}"));
+        let body = slack::command_body(text, &hook, &format!("1.2.{i}"));
+        let r = slack::post(&s.url, "/slack/commands", form, &body, &[]).await;
+        assert_eq!(r.status().as_u16(), 200);
+        let path = format!("/hooks/digest/{i}");
+        let calls = mock
+            .wait_for(text, std::time::Duration::from_secs(30), |c| {
+                c.iter().any(|c| c.path == path)
+            })
+            .await;
+        let reply = calls.iter().find(|c| c.path == path).unwrap();
+        assert_eq!(reply.body["response_type"], "ephemeral");
+        replies.push(reply.body["text"].as_str().unwrap().to_string());
+    }
+    assert!(
+        replies[0]
+            .starts_with("Subscribed: digest 'c1-daily' (daily 09:00 Europe/Paris) posts here"),
+        "{replies:?}"
+    );
+    assert!(
+        replies[1].contains("c1-daily — daily 09:00 Europe/Paris → slack:C1"),
+        "{replies:?}"
+    );
+    assert!(replies[2].starts_with("Unsubscribed"), "{replies:?}");
+    assert!(
+        replies[3].starts_with("No digests were made in chat"),
+        "{replies:?}"
+    );
+    s.stop().await;
+}

@@ -4,6 +4,7 @@
 
 pub mod builder;
 pub mod chart;
+pub mod chat;
 pub mod deliver;
 pub mod run;
 pub mod schedule;
