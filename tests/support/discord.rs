@@ -1,5 +1,6 @@
-//! A local fake of Discord's REST API (interaction webhooks and command
-//! registration, under `/api/v10`) that records what costbot sent; a costbot
+//! A local fake of Discord's REST API (interaction webhooks, command
+//! registration, and channel messages with multipart attachments, under
+//! `/api/v10`) that records what costbot sent; a costbot
 //! server with Discord configured against it; and interactions signed with
 //! PyNaCl, an Ed25519 implementation independent of costbot's (serenity's
 //! ed25519-dalek), shaped as Discord sends them.
@@ -75,6 +76,10 @@ impl Fake {
                 routing::patch(webhook),
             )
             .route("/api/v10/webhooks/{app}/{token}", routing::post(webhook))
+            .route(
+                "/api/v10/channels/{channel}/messages",
+                routing::post(channel_message),
+            )
             .route(
                 "/api/v10/applications/{app}/commands",
                 routing::put(commands),
@@ -170,6 +175,73 @@ async fn webhook(
         "webhook_id": APP, "application_id": APP
     }))
     .into_response()
+}
+
+/// `POST /channels/{id}/messages`, JSON or multipart (`payload_json` and
+/// `files[n]` parts, as Discord documents): recorded as
+/// `{"payload": ..., "files": [{"name", "bytes", "png"}]}`.
+async fn channel_message(
+    State(state): State<Arc<FakeState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let mut payload = Value::Null;
+    let mut files = Vec::new();
+    if let Some(boundary) = content_type.split("boundary=").nth(1) {
+        let boundary = format!("--{}", boundary.trim_matches('"'));
+        let raw = body.to_vec();
+        let mut parts = Vec::new();
+        let mut rest = &raw[..];
+        while let Some(i) = find(rest, boundary.as_bytes()) {
+            parts.push(&rest[..i]);
+            rest = &rest[i + boundary.len()..];
+        }
+        for part in parts.into_iter().skip(1) {
+            let Some(split) = find(part, b"\r\n\r\n") else {
+                continue;
+            };
+            let head = String::from_utf8_lossy(&part[..split]).to_string();
+            let content = part[split + 4..]
+                .strip_suffix(b"\r\n")
+                .unwrap_or(&part[split + 4..]);
+            if head.contains("name=\"payload_json\"") {
+                payload = serde_json::from_slice(content).unwrap_or(Value::Null);
+            } else if head.contains("filename=") {
+                let name = head
+                    .split("filename=\"")
+                    .nth(1)
+                    .and_then(|s| s.split('"').next())
+                    .unwrap_or("");
+                files.push(json!({ "name": name, "bytes": content.len(), "png": content.starts_with(b"\x89PNG") }));
+            }
+        }
+    } else {
+        payload = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    }
+    let recorded = json!({ "payload": payload, "files": files });
+    let recorded_bytes = Bytes::from(recorded.to_string());
+    record(&state, &method, &uri, &headers, &recorded_bytes);
+    let id = 1_300_000_000_000_000_000u64 + state.ids.fetch_add(1, Ordering::SeqCst) as u64;
+    Json(json!({
+        "id": id.to_string(), "channel_id": CHANNEL_ID, "type": 0,
+        "author": {"id": APP, "username": "costbot", "discriminator": "0", "global_name": null, "avatar": null, "bot": true},
+        "content": payload["content"].as_str().unwrap_or(""),
+        "timestamp": "2026-11-19T10:00:00.000000+00:00", "edited_timestamp": null,
+        "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
+        "attachments": [], "embeds": [], "pinned": false, "flags": 0
+    }))
+    .into_response()
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// The commands as Discord stores them (a bulk overwrite returns them all).
