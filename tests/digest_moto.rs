@@ -123,6 +123,23 @@ async fn a_digest_costs_two_requests_cold_and_none_warm() {
     let mtd = &body["digest"]["answer"]["sections"][1]["answer"]["figures"];
     assert!(mtd.to_string().contains("\"amount\":\"1804.5\""), "{mtd}");
 
+    // The chart plots the tool result's own amounts.
+    let series = &body["chart"]["series"]["series"];
+    assert_eq!(series[0][0], "EC2");
+    assert!(
+        series[0][1].as_array().unwrap().iter().all(|v| v == "80.5"),
+        "{series}"
+    );
+    assert!(
+        series[1][1]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v == "19.75"),
+        "{series}"
+    );
+    assert_eq!(body["chart"]["series"]["days"][29], "2026-11-18");
+
     let Posted::Delivered(warm) = digests.post("same-scope", date).await.unwrap() else {
         panic!("not delivered")
     };

@@ -284,3 +284,61 @@ pub fn chart_data(daily: &CostResult, last: NaiveDate) -> ChartData {
         unit: window.unit.clone(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::costs::{CostQuery, GroupAmount, TimeBucket};
+    use rust_decimal::Decimal;
+
+    #[test]
+    fn the_chart_plots_the_tool_results_top_five_and_the_rest_as_other() {
+        let first = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+        let services = ["A", "B", "C", "D", "E", "F", "G"];
+        let amount = |s: usize, day: i64| Decimal::new((s as i64 + 1) * 1000 + day, 2);
+        let buckets = (0..40)
+            .map(|day| TimeBucket {
+                start: first + Duration::days(day),
+                end: first + Duration::days(day + 1),
+                groups: services
+                    .iter()
+                    .enumerate()
+                    .map(|(s, k)| GroupAmount {
+                        keys: vec![k.to_string()],
+                        amount: amount(s, day),
+                    })
+                    .collect(),
+                estimated: false,
+            })
+            .collect();
+        let mut query = CostQuery::new(Period::inclusive(first, first + Duration::days(39)));
+        query.group_by = vec![Dimension::Region];
+        let result = CostResult {
+            query,
+            unit: "USD".into(),
+            buckets,
+            source: "test".into(),
+            requests: 1,
+            cached: false,
+            days_are_utc: true,
+            end_clamped_to: None,
+        };
+        let last = first + Duration::days(39);
+        let c = chart_data(&result, last);
+        assert_eq!(c.days.len(), 30);
+        assert_eq!(c.days[0], first + Duration::days(10));
+        let names: Vec<&str> = c.series.iter().map(|(n, _)| n.as_str()).collect();
+        // Largest totals first: G (7th) down to C, then the rest.
+        assert_eq!(names, ["G", "F", "E", "D", "C", "Other"]);
+        for (name, values) in c.series.iter().take(5) {
+            let s = services.iter().position(|k| k == name).unwrap();
+            for (d, v) in values.iter().enumerate() {
+                assert_eq!(*v, amount(s, 10 + d as i64), "{name} day {d}");
+            }
+        }
+        let other = &c.series[5].1;
+        for (d, v) in other.iter().enumerate() {
+            assert_eq!(*v, amount(0, 10 + d as i64) + amount(1, 10 + d as i64));
+        }
+    }
+}
