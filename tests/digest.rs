@@ -385,3 +385,173 @@ async fn a_run_left_delivering_is_resent_with_the_same_key_by_the_scheduler() {
     assert_eq!((hook.requests(), hook.deliveries()), (2, 1));
     app.store.close().await;
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `costbot serve` on a free port; returns once the run `period` is no longer open.
+async fn serve_until_settled(
+    dir: &Path,
+    period: &str,
+    crash_at: Option<&str>,
+) -> std::process::ExitStatus {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_costbot"));
+    c.args(["serve", "--bind", &format!("127.0.0.1:{}", free_port())])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", dir)
+        .env("DIGEST_KEY", KEY)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if let Some(p) = crash_at {
+        c.env("COSTBOT_DIGEST_CRASH_AT", p);
+    }
+    let mut child = c.spawn().unwrap();
+    let store = costbot::store::Store::open(&dir.join("costbot.db"))
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        let run = store.digest_run("finops", period).await.unwrap().unwrap();
+        if matches!(run.state, RunState::Delivered | RunState::Failed) {
+            child.kill().unwrap();
+            break child.wait().unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the scheduler never settled the run: {run:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    store.close().await;
+    status
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_catches_up_a_missed_run_and_a_kill_9_after_sending_still_makes_one_delivery() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = Receiver::start(KEY).await;
+    write_config(dir.path(), &hook.url, "");
+    // A run that was due an hour ago, as if costbot had been down since before it.
+    let now = Utc::now();
+    let period = now.date_naive().to_string();
+    let store = costbot::store::Store::open(&dir.path().join("costbot.db"))
+        .await
+        .unwrap();
+    store
+        .digest_plan("finops", &period, now - chrono::Duration::hours(1), false)
+        .await
+        .unwrap();
+    store.close().await;
+
+    let killed = serve_until_settled(dir.path(), &period, Some("sent")).await;
+    assert_eq!(
+        killed.signal(),
+        Some(9),
+        "the serve process killed itself after sending"
+    );
+    assert_eq!((hook.deliveries(), hook.requests()), (1, 1));
+
+    serve_until_settled(dir.path(), &period, None).await;
+    assert_eq!(hook.deliveries(), 1, "re-sent under the same key");
+    assert_eq!(hook.requests(), 2);
+    let body = hook.last();
+    assert_eq!(body["period"], period.as_str());
+    assert_eq!(body["delayed"], true);
+    assert!(body["digest"]["answer"]["notes"]
+        .to_string()
+        .contains("Delayed: costbot was down"));
+    let store = costbot::store::Store::open(&dir.path().join("costbot.db"))
+        .await
+        .unwrap();
+    let run = store.digest_run("finops", &period).await.unwrap().unwrap();
+    assert_eq!((run.state, run.delayed), (RunState::Delivered, true));
+    store.close().await;
+}
+
+/// Cost Explorer throttling the first `fail` queries.
+struct Throttled {
+    inner: Arc<dyn costbot::costs::CostSource>,
+    fail: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl costbot::costs::CostSource for Throttled {
+    fn name(&self) -> &str {
+        "throttled"
+    }
+    async fn cost_and_usage(
+        &self,
+        q: &costbot::costs::CostQuery,
+    ) -> Result<costbot::costs::CostResult, costbot::costs::CostError> {
+        use std::sync::atomic::Ordering;
+        if self
+            .fail
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(costbot::costs::CostError::Throttled);
+        }
+        self.inner.cost_and_usage(q).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_build_is_tried_again_later_not_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = Receiver::start(KEY).await;
+    let clock = Arc::new(ManualClock::new(utc("2026-11-18T12:00:00Z")));
+    let (app, mut digests) = scheduled(dir.path(), &hook, "daily 09:00", clock.clone()).await;
+    let date = NaiveDate::from_ymd_opt(2026, 11, 19).unwrap();
+    let tools = costbot::agent::Tools {
+        source: Arc::new(Throttled {
+            inner: Arc::new(costbot::costs::sample::SampleSource::with_clock(Arc::new(
+                move || date,
+            ))),
+            fail: 1.into(),
+        }),
+        retriever: app.agent.tools().retriever.clone(),
+        budget: None,
+        connections: vec![],
+    };
+    digests.agent = Arc::new(costbot::agent::Agent::new(
+        tools,
+        app.store.clone(),
+        Arc::new(move || date),
+    ));
+    digests.tick().await.unwrap();
+    clock.set(utc("2026-11-19T08:00:00Z"));
+    digests.tick().await.unwrap();
+    let r = app
+        .store
+        .digest_run("paris", "2026-11-19")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((r.state, r.attempts), (RunState::Planned, 1));
+    assert!(r.last_error.unwrap().contains("throttling"));
+    assert_eq!(hook.requests(), 0);
+    clock.set(utc("2026-11-19T08:00:01Z"));
+    digests.tick().await.unwrap();
+    let r = app
+        .store
+        .digest_run("paris", "2026-11-19")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (r.state, r.attempts, r.delayed),
+        (RunState::Delivered, 1, false)
+    );
+    assert_eq!(hook.deliveries(), 1);
+    app.store.close().await;
+}

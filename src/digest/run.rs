@@ -246,6 +246,16 @@ impl Digests {
                     .await
                     {
                         Ok(b) => b,
+                        // Cost Explorer busy or down: build again later, within the attempts.
+                        Err(e) if passing(&e) && run.attempts + 1 < self.retry.max_attempts => {
+                            let next = now
+                                + Duration::from_std(self.retry.delay(run.attempts + 1))
+                                    .unwrap_or_default();
+                            self.store
+                                .digest_build_retry(&run.id, &e.to_string(), next)
+                                .await?;
+                            return Err(e.into());
+                        }
                         Err(e) => {
                             self.store
                                 .digest_build_failed(&run.id, &e.to_string())
@@ -305,6 +315,15 @@ impl Digests {
                 .ok_or_else(|| DigestError::Corrupt("a digest run vanished".into()))?;
         }
     }
+}
+
+/// A build failure worth trying again later.
+fn passing(e: &ToolError) -> bool {
+    use crate::costs::CostError;
+    matches!(
+        e,
+        ToolError::Cost(CostError::Throttled | CostError::Service(_) | CostError::Cache(_))
+    )
 }
 
 /// The scheduler inside `costbot serve`: a tick every `every` until shutdown.

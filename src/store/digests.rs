@@ -205,7 +205,8 @@ impl Store {
     ) -> Result<bool, StoreError> {
         Ok(sqlx::query(
             "UPDATE digest_runs SET state = 'built', content = ?, chart = ?, ce_requests = ?,
-                 delayed = ?, updated_at = ? WHERE id = ? AND state = 'planned'",
+                 delayed = ?, attempts = 0, last_error = NULL, updated_at = ?
+             WHERE id = ? AND state = 'planned'",
         )
         .bind(content)
         .bind(chart)
@@ -265,6 +266,27 @@ impl Store {
         .bind(error)
         .bind(next.map(at))
         .bind(next.is_none())
+        .bind(now_rfc3339())
+        .bind(id)
+        .execute(self.pool())
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    /// A build that failed for a passing reason: stays planned, due again at `next`.
+    pub async fn digest_build_retry(
+        &self,
+        id: &str,
+        error: &str,
+        next: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE digest_runs SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,
+                 updated_at = ? WHERE id = ? AND state = 'planned'",
+        )
+        .bind(error)
+        .bind(at(next))
         .bind(now_rfc3339())
         .bind(id)
         .execute(self.pool())
