@@ -35,20 +35,11 @@ pub enum DigestError {
     Corrupt(String),
 }
 
-/// How delivery failures are retried.
-#[derive(Debug, Clone, Copy)]
-pub struct Retry {
-    pub base: StdDuration,
-    pub max_attempts: u32,
-}
-
-impl Retry {
-    /// base, 2·base, 4·base, ... at most an hour.
-    pub fn delay(&self, attempts: u32) -> StdDuration {
-        let factor = 1u32 << attempts.saturating_sub(1).min(16);
-        (self.base * factor).min(StdDuration::from_secs(3600))
-    }
-}
+/// How failed builds and deliveries are retried: the Slack outbox's policy
+/// (base, doubling, at most an hour). The run row itself is the digest's
+/// outbox entry (attempts, next attempt, last error), so "delivered" and
+/// "dequeued" are one statement.
+pub type Retry = crate::channels::slack::deliver::RetryPolicy;
 
 pub struct Digests {
     pub store: Store,
