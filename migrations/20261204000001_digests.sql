@@ -28,6 +28,10 @@ CREATE TABLE digest_runs (
     next_attempt_at  TEXT NOT NULL,
     last_error       TEXT,
     receipt          TEXT,
+    -- The process moving the run ("<pid>:<uuid>") and until when: another
+    -- process leaves it alone unless that process is gone or the claim expired.
+    claimed_by       TEXT,
+    claimed_until    TEXT,
     created_at       TEXT NOT NULL,
     updated_at       TEXT NOT NULL,
     UNIQUE (subscription, period)

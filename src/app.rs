@@ -198,6 +198,7 @@ impl App {
                 max_attempts: self.config.digest_retry_max_attempts.max(1),
             },
             catch_up: chrono::Duration::hours(i64::from(self.config.digest_catch_up_hours)),
+            me: crate::digest::run::process_id().to_string(),
         })
     }
 }

@@ -555,3 +555,46 @@ async fn a_throttled_build_is_tried_again_later_not_failed() {
     assert_eq!(hook.deliveries(), 1);
     app.store.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_held_by_a_live_process_is_left_alone_and_a_dead_holder_does_not_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let hook = Receiver::start(KEY).await;
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let (app, digests) = scheduled(dir.path(), &hook, "daily 09:00", clock).await;
+    let date = NaiveDate::from_ymd_opt(2026, 11, 19).unwrap();
+    let at = Utc::now();
+    let run = app
+        .store
+        .digest_plan("paris", "2026-11-19", at, false)
+        .await
+        .unwrap();
+    // Held by a live process (this one, under another name), as `serve` would hold it.
+    let live = format!("{}:serve", std::process::id());
+    let until = at + chrono::Duration::minutes(10);
+    assert!(app
+        .store
+        .digest_claim(&run.id, &live, at, until, None)
+        .await
+        .unwrap());
+    let posted = digests.post("paris", date).await.unwrap();
+    assert!(
+        matches!(posted, costbot::digest::Posted::Busy(_)),
+        "{posted:?}"
+    );
+    assert_eq!(hook.requests(), 0);
+    // Held by a process that is gone (no such pid): taken over at once.
+    let gone = "999999999:crashed";
+    assert!(app
+        .store
+        .digest_claim(&run.id, gone, at, until, Some(&live))
+        .await
+        .unwrap());
+    let posted = digests.post("paris", date).await.unwrap();
+    assert!(
+        matches!(posted, costbot::digest::Posted::Delivered(_)),
+        "{posted:?}"
+    );
+    assert_eq!(hook.deliveries(), 1);
+    app.store.close().await;
+}

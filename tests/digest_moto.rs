@@ -110,6 +110,7 @@ async fn a_digest_costs_two_requests_cold_and_none_warm() {
             max_attempts: 3,
         },
         catch_up: Duration::hours(24),
+        me: costbot::digest::run::process_id().to_string(),
     };
 
     let Posted::Delivered(cold) = digests.post("first", date).await.unwrap() else {

@@ -119,6 +119,15 @@ async fn post(digests: &Digests, name: &str, date: NaiveDate) -> anyhow::Result<
             );
             ExitCode::SUCCESS
         }
+        Posted::Busy(run) => {
+            eprintln!(
+                "not posted: another costbot process ({}) is delivering {name} for {date} (run {}, {}); `costbot digest list` shows how it ends",
+                run.claimed_by.as_deref().and_then(|c| c.split(':').next()).map(|p| format!("pid {p}")).unwrap_or_default(),
+                run.id,
+                run.state.as_str()
+            );
+            ExitCode::from(1)
+        }
         Posted::NotDelivered(run) => {
             eprintln!(
                 "not delivered: {name} for {date} is {} after {} attempt(s): {}",

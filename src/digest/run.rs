@@ -20,6 +20,27 @@ use crate::clock::Clock;
 use crate::store::digests::{DigestRun, RunState};
 use crate::store::{Store, StoreError};
 
+/// How long a claim on a run holds without its process being seen gone.
+const CLAIM: i64 = 10 * 60;
+
+/// This process, as it signs its claims on runs: "<pid>:<uuid>".
+pub fn process_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| format!("{}:{}", std::process::id(), uuid::Uuid::new_v4()))
+}
+
+/// Whether the process that signed `claim` is gone (the database is a local
+/// file, so its processes are on this machine).
+fn holder_gone(claim: &str) -> bool {
+    let Some(pid) = claim.split(':').next().and_then(|p| p.parse::<i32>().ok()) else {
+        return true;
+    };
+    // SAFETY: signal 0 only checks that the process exists.
+    let alive = unsafe { libc::kill(pid, 0) } == 0
+        || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    !alive
+}
+
 /// A run planned later than this after its time says it was delayed.
 const GRACE: i64 = 5 * 60;
 
@@ -50,6 +71,8 @@ pub struct Digests {
     pub deliverer: Deliverer,
     pub retry: Retry,
     pub catch_up: Duration,
+    /// Who this runner is in claims on runs ([`process_id`]).
+    pub me: String,
 }
 
 /// What `post` did.
@@ -59,6 +82,8 @@ pub enum Posted {
     AlreadyDelivered(DigestRun),
     /// Failed for good, or still waiting for a retry.
     NotDelivered(DigestRun),
+    /// Another costbot process (a running `serve`) is moving this run.
+    Busy(DigestRun),
 }
 
 /// A crash injected at a named point (tests only): the process kills itself
@@ -176,6 +201,9 @@ impl Digests {
             return Ok(Posted::AlreadyDelivered(run));
         }
         let mut run = self.advance_now(&sub, run).await?;
+        if run.claimed_by.as_deref() != Some(self.me.as_str()) && run.state != RunState::Delivered {
+            return Ok(Posted::Busy(run));
+        }
         while run.state == RunState::Delivering && run.attempts < self.retry.max_attempts {
             tokio::time::sleep(self.retry.delay(run.attempts)).await;
             run = self.advance_now(&sub, run).await?;
@@ -209,6 +237,27 @@ impl Digests {
         mut run: DigestRun,
         manual: bool,
     ) -> Result<(), DigestError> {
+        // One process moves a run at a time (`serve`'s scheduler and a
+        // `digest post` may both find it); a crashed holder does not block.
+        let now = self.clock.now();
+        let stale = run
+            .claimed_by
+            .as_deref()
+            .filter(|c| *c != self.me && holder_gone(c));
+        if !self
+            .store
+            .digest_claim(
+                &run.id,
+                &self.me,
+                now,
+                now + Duration::seconds(CLAIM),
+                stale,
+            )
+            .await?
+        {
+            tracing::info!(subscription = %sub.name, period = %run.period, holder = ?run.claimed_by, "another costbot process is moving this digest run");
+            return Ok(());
+        }
         loop {
             let now = self.clock.now();
             match run.state {

@@ -59,6 +59,8 @@ pub struct DigestRun {
     pub last_error: Option<String>,
     /// What the destination answered (a message id, a status).
     pub receipt: Option<String>,
+    /// The process moving the run, "<pid>:<uuid>".
+    pub claimed_by: Option<String>,
     pub updated_at: String,
 }
 
@@ -97,12 +99,13 @@ fn run_of(r: &sqlx::sqlite::SqliteRow) -> Result<DigestRun, StoreError> {
         attempts: r.get::<i64, _>("attempts").max(0) as u32,
         last_error: r.get("last_error"),
         receipt: r.get("receipt"),
+        claimed_by: r.get("claimed_by"),
         updated_at: r.get("updated_at"),
     })
 }
 
 const COLUMNS: &str = "id, subscription, period, scheduled_for, state, delayed, content, chart,
-    ce_requests, attempts, last_error, receipt, updated_at";
+    ce_requests, attempts, last_error, receipt, claimed_by, updated_at";
 
 impl Store {
     /// Plans the run for (subscription, period) unless one exists; returns
@@ -192,6 +195,34 @@ impl Store {
         .fetch_optional(self.pool())
         .await?;
         row.as_ref().map(run_of).transpose()
+    }
+
+    /// Claims an open run for `me` until `until`: granted when nobody holds
+    /// it, `me` already does, the claim expired, or its holder is `stale`
+    /// (a process found gone).
+    pub async fn digest_claim(
+        &self,
+        id: &str,
+        me: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        stale: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE digest_runs SET claimed_by = ?, claimed_until = ?
+             WHERE id = ? AND state IN ('planned', 'built', 'delivering')
+               AND (claimed_by IS NULL OR claimed_by = ? OR claimed_until <= ? OR claimed_by = ?)",
+        )
+        .bind(me)
+        .bind(at(until))
+        .bind(id)
+        .bind(me)
+        .bind(at(now))
+        .bind(stale)
+        .execute(self.pool())
+        .await?
+        .rows_affected()
+            == 1)
     }
 
     /// planned -> built, with what was built. False when the run was not planned.
