@@ -225,17 +225,18 @@ async fn scheduled(
     };
     config.retrieval.mode = RetrievalMode::Lexical;
     config.digest_retry_base_secs = 1;
+    // The HMAC key from a file, as a deployment would mount it.
+    let key_file = dir.join("digest.key");
+    std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
     config.digests = vec![DigestConfig {
         name: "paris".into(),
         schedule: schedule.into(),
         time_zone: Some("Europe/Paris".into()),
         destination: format!("webhook:{}", hook.url),
-        secret: Some("env:COSTBOT_TEST_DIGEST_KEY".into()),
+        secret: Some(format!("file:{}", key_file.display())),
         scope: Default::default(),
         budget: Some("200000".parse().unwrap()),
     }];
-    // SAFETY: set before any other thread reads the environment in this test binary's use of it.
-    unsafe { std::env::set_var("COSTBOT_TEST_DIGEST_KEY", KEY) };
     let app = App::build_lexical(config, NaiveDate::from_ymd_opt(2026, 11, 19))
         .await
         .unwrap();
