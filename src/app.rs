@@ -164,6 +164,45 @@ impl App {
     }
 }
 
+impl App {
+    /// The digest runner on this app's Agent (its tools and cost cache),
+    /// with `clock` for "now"; Slack and Discord are used when configured.
+    pub fn digests(
+        &self,
+        clock: Arc<dyn crate::clock::Clock>,
+    ) -> Result<crate::digest::Digests, ConfigError> {
+        let slack = if self.config.slack.bot_token.is_some() {
+            Some(Arc::new(crate::channels::slack::deliver::WebApi::new(
+                &self.config.slack,
+            )?))
+        } else {
+            None
+        };
+        let discord = if self.config.discord.token.is_some()
+            && self.config.discord.application_id().is_some()
+        {
+            Some(Arc::new(crate::channels::discord::rest::Rest::new(
+                &self.config.discord,
+            )?))
+        } else {
+            None
+        };
+        Ok(crate::digest::Digests {
+            store: self.store.clone(),
+            agent: self.agent.clone(),
+            config_subscriptions: self.config.subscriptions(&|k| std::env::var(k).ok())?,
+            clock,
+            deliverer: crate::digest::deliver::Deliverer::new(slack, discord),
+            retry: crate::digest::Retry {
+                base: std::time::Duration::from_secs(self.config.digest_retry_base_secs.max(1)),
+                max_attempts: self.config.digest_retry_max_attempts.max(1),
+            },
+            catch_up: chrono::Duration::hours(i64::from(self.config.digest_catch_up_hours)),
+            me: crate::digest::run::process_id().to_string(),
+        })
+    }
+}
+
 /// `costbot serve` on `listener`: `/healthz` answers from the first second,
 /// every channel joins once the app is built, and every task obeys
 /// `shutdown`; in-flight requests get `server.drain_secs` to finish.
@@ -194,6 +233,16 @@ pub async fn serve(
             Health::from_app(&app, metrics.clone()),
         ));
         tracing::info!("costbot is ready");
+        // Digests run on the system clock, whatever day `as_of` pins answers to.
+        let digests = Arc::new(app.digests(Arc::new(crate::clock::SystemClock))?);
+        shutdown.spawn(
+            "digest scheduler",
+            crate::digest::run::run_scheduler(
+                digests,
+                std::time::Duration::from_secs(20),
+                shutdown.subscribe(),
+            ),
+        );
         let guides = app.guides.clone();
         shutdown.spawn("dense guide index", async move {
             match guides.build_dense(&|_, _| {}).await {

@@ -35,6 +35,8 @@ enum Command {
     Eval(cli::eval::Args),
     /// Show the effective configuration and what is ready.
     Doctor(cli::doctor::Args),
+    /// Scheduled digests: preview, post once, list.
+    Digest(cli::digest::Args),
 }
 
 fn init_tracing() {
@@ -68,5 +70,6 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Index(args) => cli::index::run(config, args).await,
         Command::Eval(args) => cli::eval::run(config, args).await,
         Command::Doctor(args) => cli::doctor::run(config, args).await,
+        Command::Digest(args) => cli::digest::run(config, args).await,
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod ask;
 pub mod chat;
+pub mod digest;
 pub mod doctor;
 pub mod eval;
 pub mod index;

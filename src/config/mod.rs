@@ -55,6 +55,16 @@ pub struct Config {
     pub retrieval: RetrievalConfig,
     pub slack: SlackConfig,
     pub discord: DiscordConfig,
+    /// Scheduled digests, one `[[digests]]` table each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub digests: Vec<crate::digest::DigestConfig>,
+    /// Digests missed while costbot was down are posted (marked delayed)
+    /// within this many hours of their time; older ones are recorded as skipped.
+    pub digest_catch_up_hours: u32,
+    /// First retry delay of a digest delivery (doubling, at most an hour).
+    pub digest_retry_base_secs: u64,
+    /// Delivery attempts before a digest run is marked failed.
+    pub digest_retry_max_attempts: u32,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
@@ -197,6 +207,10 @@ impl Default for Config {
             retrieval: RetrievalConfig::default(),
             slack: SlackConfig::default(),
             discord: DiscordConfig::default(),
+            digests: Vec::new(),
+            digest_catch_up_hours: 24,
+            digest_retry_base_secs: 30,
+            digest_retry_max_attempts: 8,
         }
     }
 }
@@ -564,6 +578,7 @@ impl Config {
         };
         config.apply_env(env)?;
         config.validate()?;
+        config.subscriptions(env)?;
         Ok(config)
     }
 
@@ -630,6 +645,25 @@ impl Config {
             ));
         }
         Ok(())
+    }
+
+    /// The `[[digests]]` tables, checked, with their secrets read through `env`.
+    pub fn subscriptions(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Vec<crate::digest::Subscription>, ConfigError> {
+        let mut out: Vec<crate::digest::Subscription> = Vec::new();
+        for d in &self.digests {
+            let s = crate::digest::Subscription::from_config(d, &self.timezone, env)?;
+            if out.iter().any(|o| o.name == s.name) {
+                return Err(ConfigError::Invalid(format!(
+                    "two [[digests]] are named '{}'; each needs its own name",
+                    s.name
+                )));
+            }
+            out.push(s);
+        }
+        Ok(out)
     }
 
     pub fn tz(&self) -> Result<chrono_tz::Tz, ConfigError> {

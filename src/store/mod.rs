@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod conversations;
+pub mod digests;
 pub mod discord;
 pub mod embeddings;
 pub mod guides;

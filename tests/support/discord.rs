@@ -1,10 +1,11 @@
 //! A local fake of Discord's REST API (interaction webhooks and callbacks,
-//! channel messages and typing, command registration, the gateway's address;
-//! under `/api/v10`) and of its gateway (v10, JSON: Hello, Identify, READY,
-//! heartbeats, Resume with replay, Reconnect), both recording what costbot
-//! sent; a costbot server with Discord configured against it; and
-//! interactions signed with PyNaCl, an Ed25519 implementation independent of
-//! costbot's (serenity's ed25519-dalek), shaped as Discord sends them.
+//! channel messages — JSON or multipart with attachments — and typing,
+//! command registration, the gateway's address; under `/api/v10`) and of its
+//! gateway (v10, JSON: Hello, Identify, READY, heartbeats, Resume with
+//! replay, Reconnect), both recording what costbot sent; a costbot server
+//! with Discord configured against it; and interactions signed with PyNaCl,
+//! an Ed25519 implementation independent of costbot's (serenity's
+//! ed25519-dalek), shaped as Discord sends them.
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -193,8 +194,7 @@ async fn webhook(
 }
 
 /// The message Discord stores for a post by costbot in `channel`.
-fn posted(state: &FakeState, channel: &str, body: &Bytes) -> Value {
-    let sent: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+fn posted(state: &FakeState, channel: &str, sent: &Value) -> Value {
     let id = 1_300_000_000_000_000_000u64 + state.ids.fetch_add(1, Ordering::SeqCst) as u64;
     let mut m = json!({
         "id": id.to_string(), "channel_id": channel, "type": 0,
@@ -210,19 +210,6 @@ fn posted(state: &FakeState, channel: &str, body: &Bytes) -> Value {
         m["message_reference"] = r.clone();
     }
     m
-}
-
-/// `POST /channels/{channel}/messages`: the stored message.
-async fn channel_message(
-    State(state): State<Arc<FakeState>>,
-    axum::extract::Path(channel): axum::extract::Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    record(&state, &method, &uri, &headers, &body);
-    Json(posted(&state, &channel, &body)).into_response()
 }
 
 /// Typing and interaction callbacks: Discord answers 204 No Content.
@@ -270,6 +257,71 @@ async fn gateway_bot(
         "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1}
     }))
     .into_response()
+}
+
+/// `POST /channels/{id}/messages`, JSON or multipart (`payload_json` and
+/// `files[n]` parts, as Discord documents): recorded as the message's JSON,
+/// plus `"files": [{"name", "bytes", "png"}]` when it came as multipart;
+/// answered with the message Discord stores.
+async fn channel_message(
+    State(state): State<Arc<FakeState>>,
+    axum::extract::Path(channel): axum::extract::Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let mut payload = Value::Null;
+    let mut files = Vec::new();
+    let boundary = content_type.split("boundary=").nth(1);
+    let multipart = boundary.is_some();
+    if let Some(boundary) = boundary {
+        let boundary = format!("--{}", boundary.trim_matches('"'));
+        let raw = body.to_vec();
+        let mut parts = Vec::new();
+        let mut rest = &raw[..];
+        while let Some(i) = find(rest, boundary.as_bytes()) {
+            parts.push(&rest[..i]);
+            rest = &rest[i + boundary.len()..];
+        }
+        for part in parts.into_iter().skip(1) {
+            let Some(split) = find(part, b"\r\n\r\n") else {
+                continue;
+            };
+            let head = String::from_utf8_lossy(&part[..split]).to_string();
+            let content = part[split + 4..]
+                .strip_suffix(b"\r\n")
+                .unwrap_or(&part[split + 4..]);
+            if head.contains("name=\"payload_json\"") {
+                payload = serde_json::from_slice(content).unwrap_or(Value::Null);
+            } else if head.contains("filename=") {
+                let name = head
+                    .split("filename=\"")
+                    .nth(1)
+                    .and_then(|s| s.split('"').next())
+                    .unwrap_or("");
+                files.push(json!({ "name": name, "bytes": content.len(), "png": content.starts_with(b"\x89PNG") }));
+            }
+        }
+    } else {
+        payload = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    }
+    let mut recorded = payload.clone();
+    if multipart {
+        recorded["files"] = Value::Array(files);
+    }
+    let recorded_bytes = Bytes::from(recorded.to_string());
+    record(&state, &method, &uri, &headers, &recorded_bytes);
+    Json(posted(&state, &channel, &payload)).into_response()
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
 }
 
 /// The commands as Discord stores them (a bulk overwrite returns them all).

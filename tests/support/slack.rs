@@ -1,5 +1,7 @@
 //! A local mock of Slack's Web API (`chat.postMessage`, `chat.update`,
-//! `apps.connections.open`, and `response_url`s under `/hooks/`) that records
+//! `apps.connections.open`, `conversations.history` over what was posted,
+//! the external file upload (`files.getUploadURLExternal`, the upload URL,
+//! `files.completeUploadExternal`), and `response_url`s under `/hooks/`) that records
 //! what costbot sent and checks its tokens; a costbot server with Slack
 //! configured against it; and request signing, costbot's own and slack_sdk's.
 #![allow(dead_code)]
@@ -52,6 +54,10 @@ struct MockState {
     limited: AtomicUsize,
     socket_url: Mutex<String>,
     notify: tokio::sync::Notify,
+    /// Messages posted, as conversations.history returns them (with their channel).
+    posted: Mutex<Vec<Value>>,
+    /// This mock's own origin, for upload URLs.
+    origin: Mutex<String>,
 }
 
 #[derive(Clone)]
@@ -65,11 +71,13 @@ impl Mock {
     pub async fn start() -> Mock {
         let state = Arc::new(MockState::default());
         let app = Router::new()
-            .route("/api/{method}", routing::post(api))
+            .route("/api/{method}", routing::post(api).get(api))
             .route("/hooks/{*rest}", routing::post(hook))
+            .route("/upload/{file}", routing::post(upload))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        *state.origin.lock().unwrap() = format!("http://{addr}");
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Mock {
             state,
@@ -147,10 +155,25 @@ fn auth(headers: &HeaderMap) -> Option<String> {
 async fn api(
     State(state): State<Arc<MockState>>,
     UrlPath(method): UrlPath<String>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    // JSON bodies, or the query string of GET methods, as one JSON object.
+    let body: Value = serde_json::from_slice(&body).unwrap_or_else(|_| {
+        query
+            .as_deref()
+            .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
+            .map(|pairs| {
+                Value::Object(
+                    pairs
+                        .into_iter()
+                        .map(|(k, v)| (k, Value::String(v)))
+                        .collect(),
+                )
+            })
+            .unwrap_or(Value::Null)
+    });
     let authorization = auth(&headers);
     let mock = Mock {
         state: state.clone(),
@@ -188,12 +211,44 @@ async fn api(
         "chat.postMessage" => {
             let n = state.ts.fetch_add(1, Ordering::SeqCst) + 1;
             let ts = format!("{}.000100", 1_800_000_000 + n);
+            state.posted.lock().unwrap().push(json!({"type": "message", "ts": ts, "text": body["text"], "channel": body["channel"], "metadata": body["metadata"]}));
             Json(json!({"ok": true, "channel": body["channel"], "ts": ts, "message": {"type": "message", "ts": ts, "text": body["text"]}})).into_response()
         }
         "chat.update" => Json(json!({"ok": true, "channel": body["channel"], "ts": body["ts"], "text": body["text"], "message": {"text": body["text"]}})).into_response(),
+        "conversations.history" => {
+            let messages: Vec<Value> = state.posted.lock().unwrap().iter().rev().filter(|m| m["channel"] == body["channel"]).cloned().collect();
+            Json(json!({"ok": true, "messages": messages, "has_more": false})).into_response()
+        }
+        "files.getUploadURLExternal" => {
+            let id = format!("F{}", state.ts.fetch_add(1, Ordering::SeqCst) + 1);
+            let url = format!("{}/upload/{id}", state.origin.lock().unwrap());
+            Json(json!({"ok": true, "upload_url": url, "file_id": id})).into_response()
+        }
+        "files.completeUploadExternal" => Json(json!({"ok": true, "files": body["files"]})).into_response(),
         "apps.connections.open" => Json(json!({"ok": true, "url": *state.socket_url.lock().unwrap()})).into_response(),
         _ => Json(json!({"ok": false, "error": "unknown_method"})).into_response(),
     }
+}
+
+/// The upload URL: takes the bytes and answers as Slack does (plain text).
+async fn upload(
+    State(state): State<Arc<MockState>>,
+    UrlPath(file): UrlPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mock = Mock {
+        state,
+        addr: "127.0.0.1:1".parse().unwrap(),
+        api_url: String::new(),
+    };
+    mock.record(Call {
+        method: "upload".into(),
+        path: format!("/upload/{file}"),
+        authorization: auth(&headers),
+        body: json!({ "bytes": body.len(), "png": body.starts_with(b"\x89PNG"), "content_type": headers.get("content-type").and_then(|v| v.to_str().ok()) }),
+    });
+    (StatusCode::OK, format!("OK - {}", body.len())).into_response()
 }
 
 async fn hook(

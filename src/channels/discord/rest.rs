@@ -116,27 +116,9 @@ impl Rest {
         m: &Message,
         reply_to: Option<u64>,
     ) -> Result<(), RestError> {
-        let channel = ChannelId::new(channel);
-        let guild = guild.map(GuildId::new);
-        self.retrying(|| async {
-            let mut post = CreateMessage::new()
-                .embeds(m.embeds.iter().map(embed).collect())
-                .components(rows(m))
-                .allowed_mentions(CreateAllowedMentions::new().replied_user(reply_to.is_some()));
-            if !m.content.is_empty() {
-                post = post.content(m.content.clone());
-            }
-            if let Some(question) = reply_to {
-                let mut r = MessageReference::new(MessageReferenceKind::Default, channel);
-                r.message_id = Some(MessageId::new(question));
-                r.guild_id = guild;
-                // A question deleted meanwhile still gets its answer, unthreaded.
-                r.fail_if_not_exists = Some(false);
-                post = post.reference_message(r);
-            }
-            post.execute(&self.http, (channel, guild)).await.map(drop)
-        })
-        .await
+        self.post(channel, guild, m, reply_to, None, None)
+            .await
+            .map(drop)
     }
 
     /// `PATCH /webhooks/{application}/{token}/messages/@original`: the
@@ -191,6 +173,65 @@ impl Rest {
             target: self.target(),
             names: registered.into_iter().map(|c| c.name).collect(),
         })
+    }
+
+    /// `POST /channels/{channel}/messages`, with a file attached (multipart)
+    /// when given; returns the message id. `nonce` (at most 25 characters)
+    /// is enforced, so Discord drops a repeat of the same post for a few
+    /// minutes (a retry after a lost response).
+    pub async fn create_message(
+        &self,
+        channel: u64,
+        m: &Message,
+        file: Option<(&str, Vec<u8>)>,
+        nonce: &str,
+    ) -> Result<u64, RestError> {
+        self.post(channel, None, m, None, file, Some(nonce)).await
+    }
+
+    /// One message in `channel`: a reply to `reply_to`, with `file`
+    /// attached, under an enforced `nonce`, as given; returns its id.
+    async fn post(
+        &self,
+        channel: u64,
+        guild: Option<u64>,
+        m: &Message,
+        reply_to: Option<u64>,
+        file: Option<(&str, Vec<u8>)>,
+        nonce: Option<&str>,
+    ) -> Result<u64, RestError> {
+        use serenity::all::{CreateAttachment, Nonce};
+        let channel = ChannelId::new(channel);
+        let guild = guild.map(GuildId::new);
+        self.retrying(|| async {
+            let mut post = CreateMessage::new()
+                .embeds(m.embeds.iter().map(embed).collect())
+                .components(rows(m))
+                .allowed_mentions(CreateAllowedMentions::new().replied_user(reply_to.is_some()));
+            if !m.content.is_empty() {
+                post = post.content(m.content.clone());
+            }
+            if let Some(question) = reply_to {
+                let mut r = MessageReference::new(MessageReferenceKind::Default, channel);
+                r.message_id = Some(MessageId::new(question));
+                r.guild_id = guild;
+                // A question deleted meanwhile still gets its answer, unthreaded.
+                r.fail_if_not_exists = Some(false);
+                post = post.reference_message(r);
+            }
+            if let Some(nonce) = nonce {
+                post = post
+                    .nonce(Nonce::String(nonce.chars().take(25).collect()))
+                    .enforce_nonce(true);
+            }
+            if let Some((name, data)) = &file {
+                post = post.add_file(CreateAttachment::bytes(data.clone(), *name));
+            }
+            post.execute(&self.http, (channel, guild))
+                .await
+                .map(|sent| sent.id.get())
+        })
+        .await
     }
 
     /// Makes a call, again after a passing failure (1 s, then 2 s), well

@@ -41,6 +41,26 @@ impl SlackState {
         if !plain_id(&team) || !plain_id(&channel) || !plain_id(&user) {
             return ephemeral("That command came with ids costbot cannot use.");
         }
+        // `/cost digest subscribe|list|unsubscribe`: subscriptions, not a question.
+        if crate::digest::chat::is_digest_command(&text) {
+            let (this, response_url) = (self.clone(), command.response_url.0.to_string());
+            self.spawn("slack-digest-command", async move {
+                let reply = crate::digest::chat::handle(
+                    this.store(),
+                    &text,
+                    &format!("slack:{channel}"),
+                    &format!("slack:{team}:{user}"),
+                )
+                .await;
+                this.send(&Delivery::respond(
+                    &response_url,
+                    false,
+                    &blocks::notice(&reply),
+                ))
+                .await;
+            });
+            return ephemeral(":hourglass_flowing_sand: Working on it…");
+        }
         if text.is_empty() || text.eq_ignore_ascii_case("help") {
             return ephemeral(&format!(
                 "Ask me about your AWS bill, for example `{} why did EC2 go up last week?` — or mention me in a thread.",

@@ -246,6 +246,107 @@ impl WebApi {
     }
 }
 
+/// The metadata event type that tags a digest post with its run id.
+pub const DIGEST_EVENT: &str = "costbot_digest";
+
+/// Digests: a post tagged with its run id, a look for that tag, a file upload.
+impl WebApi {
+    /// `chat.postMessage` with `metadata` naming the run; returns (channel id, ts).
+    pub async fn post_tagged(
+        &self,
+        channel: &str,
+        thread_ts: Option<&str>,
+        m: &Message,
+        run_id: &str,
+    ) -> Result<(String, String), DeliverError> {
+        let session = self.client.open_session(&self.bot_token);
+        let metadata = SlackMessageMetadata {
+            event_type: DIGEST_EVENT.into(),
+            event_payload: Some([("run_id".to_string(), run_id.to_string())].into()),
+        };
+        let req = SlackApiChatPostMessageRequest::new(
+            channel.to_string().into(),
+            content(&m.text, &m.blocks).with_metadata(metadata),
+        )
+        .opt_thread_ts(thread_ts.map(|t| t.to_string().into()));
+        let r = session.chat_post_message(&req).await.map_err(classify)?;
+        Ok((r.channel.to_string(), r.ts.to_string()))
+    }
+
+    /// The ts of a recent message in `channel_id` tagged with `run_id`
+    /// (`conversations.history` with metadata), if there is one.
+    pub async fn find_tagged(
+        &self,
+        channel_id: &str,
+        run_id: &str,
+    ) -> Result<Option<String>, DeliverError> {
+        let session = self.client.open_session(&self.bot_token);
+        let req = SlackApiConversationsHistoryRequest::new()
+            .with_channel(channel_id.to_string().into())
+            .with_limit(100)
+            .with_include_all_metadata(true);
+        let r = session
+            .conversations_history(&req)
+            .await
+            .map_err(classify)?;
+        Ok(r.messages
+            .into_iter()
+            .find(|m| {
+                m.content.metadata.as_ref().is_some_and(|md| {
+                    md.event_type == DIGEST_EVENT
+                        && md
+                            .event_payload
+                            .as_ref()
+                            .and_then(|p| p.get("run_id"))
+                            .is_some_and(|id| id == run_id)
+                })
+            })
+            .map(|m| m.origin.ts.to_string()))
+    }
+
+    /// Uploads a file into a channel (a thread, when given):
+    /// `files.getUploadURLExternal`, the bytes to that URL, `files.completeUploadExternal`.
+    pub async fn upload_file(
+        &self,
+        channel_id: &str,
+        thread_ts: Option<&str>,
+        filename: &str,
+        title: &str,
+        data: Vec<u8>,
+    ) -> Result<(), DeliverError> {
+        let session = self.client.open_session(&self.bot_token);
+        let url = session
+            .get_upload_url_external(&SlackApiFilesGetUploadUrlExternalRequest::new(
+                filename.into(),
+                data.len(),
+            ))
+            .await
+            .map_err(classify)?;
+        session
+            .files_upload_via_url(&SlackApiFilesUploadViaUrlRequest::new(
+                url.upload_url,
+                data,
+                "image/png".into(),
+            ))
+            .await
+            .map_err(classify)?;
+        let mut complete =
+            SlackApiFilesCompleteUploadExternalRequest::new(vec![SlackApiFilesComplete::new(
+                url.file_id,
+            )
+            .with_title(title.into())])
+            .with_channel_id(channel_id.to_string().into());
+        if let Some(ts) = thread_ts {
+            complete = complete.with_thread_ts(ts.to_string().into());
+        }
+        session
+            .files_complete_upload_external(&complete)
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}
+
 fn content(text: &str, blocks: &[Value]) -> SlackMessageContent {
     let typed: Option<Vec<SlackBlock>> = if blocks.is_empty() {
         None
