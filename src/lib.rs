@@ -14,6 +14,7 @@ pub mod costs;
 pub mod http;
 pub mod keyed_lock;
 pub mod language;
+pub mod llm;
 pub mod metrics;
 pub mod render;
 pub mod retrieval;

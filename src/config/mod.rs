@@ -55,6 +55,7 @@ pub struct Config {
     pub retrieval: RetrievalConfig,
     pub slack: SlackConfig,
     pub discord: DiscordConfig,
+    pub llm: LlmConfig,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
@@ -197,6 +198,7 @@ impl Default for Config {
             retrieval: RetrievalConfig::default(),
             slack: SlackConfig::default(),
             discord: DiscordConfig::default(),
+            llm: LlmConfig::default(),
         }
     }
 }
@@ -244,6 +246,97 @@ impl Default for ServerConfig {
 }
 
 /// Slack's Web API, unless `slack.api_url` points elsewhere (a local mock in tests).
+/// An OpenAI-compatible model that plans tool calls and writes the prose.
+/// Without `base_url` the rules planner answers alone.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmConfig {
+    /// e.g. `https://api.openai.com/v1`, `http://127.0.0.1:11434/v1` (Ollama).
+    pub base_url: Option<String>,
+    pub model: String,
+    pub api_key: Option<Secret>,
+    pub timeout_secs: u64,
+    /// Rounds of tool calls before the model must answer.
+    pub max_tool_steps: u32,
+    pub temperature: f64,
+    /// Earlier turns beyond this (about 4 characters a token) are summarized.
+    pub max_history_tokens: usize,
+    /// `openai`, `azure` or `mistral`; read from the URL when absent.
+    pub dialect: Option<crate::llm::Dialect>,
+    /// Azure OpenAI's `api-version`.
+    pub api_version: String,
+    /// The persona when a conversation has not asked for one: `executive` or `engineer`.
+    pub persona: Option<crate::agent::llm::Persona>,
+    /// Per channel (`slack`, `discord`, `webhook`, `cli`): its persona.
+    pub channel_personas: std::collections::BTreeMap<String, crate::agent::llm::Persona>,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        LlmConfig {
+            base_url: None,
+            model: String::new(),
+            api_key: None,
+            timeout_secs: 30,
+            max_tool_steps: 4,
+            temperature: 0.0,
+            max_history_tokens: 2000,
+            dialect: None,
+            api_version: "2024-10-21".into(),
+            persona: None,
+            channel_personas: Default::default(),
+        }
+    }
+}
+
+impl LlmConfig {
+    pub fn is_configured(&self) -> bool {
+        self.base_url.is_some()
+    }
+
+    /// The dialect configured, or the one the URL implies.
+    pub fn dialect(&self) -> crate::llm::Dialect {
+        self.dialect.unwrap_or_else(|| {
+            crate::llm::Dialect::detect(self.base_url.as_deref().unwrap_or_default())
+        })
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let Some(url) = &self.base_url else {
+            return Ok(());
+        };
+        if url_origin(url).is_none() {
+            return Err(ConfigError::Invalid(format!(
+                "llm.base_url '{url}' must be an http(s) URL like https://api.openai.com/v1"
+            )));
+        }
+        if self.timeout_secs == 0 || self.max_tool_steps == 0 || self.max_tool_steps > 10 {
+            return Err(ConfigError::Invalid(
+                "llm.timeout_secs must be at least 1 and llm.max_tool_steps 1 to 10".into(),
+            ));
+        }
+        if !(0.0..=2.0).contains(&self.temperature) {
+            return Err(ConfigError::Invalid(
+                "llm.temperature must be between 0 and 2".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The client's settings, when a model is configured.
+    pub fn client_settings(&self) -> Option<crate::llm::ClientSettings> {
+        Some(crate::llm::ClientSettings {
+            base_url: self.base_url.clone()?,
+            model: self.model.clone(),
+            api_key: self.api_key.clone(),
+            timeout: std::time::Duration::from_secs(self.timeout_secs),
+            temperature: self.temperature,
+            dialect: self.dialect(),
+            api_version: self.api_version.clone(),
+        })
+    }
+}
+
 pub const SLACK_API_URL: &str = "https://slack.com/api";
 
 /// How a slash command's answer is delivered.
@@ -586,6 +679,7 @@ impl Config {
         self.tz()?;
         self.slack.validate()?;
         self.discord.validate()?;
+        self.llm.validate()?;
         if let Some(b) = self.budget_monthly {
             if b <= Decimal::ZERO {
                 return Err(ConfigError::Invalid(
