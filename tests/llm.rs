@@ -4,6 +4,8 @@
 
 #[path = "support/llm.rs"]
 mod llm;
+#[path = "support/running.rs"]
+mod running;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -796,4 +798,56 @@ async fn personas_change_the_prose_never_the_figures() {
         sent[6]["messages"][0],
         system(&bot.agent, Some(Persona::Engineer))
     );
+}
+
+#[tokio::test]
+async fn served_answers_carry_the_grounding_note_and_metrics_count_it() {
+    let fake = FakeLlm::start(vec![
+        calls(&[("call_1", "get_cost_and_usage", last_month())], (120, 8)),
+        text("We spent $999,999.99 last month.", (130, 9)),
+        text("We spent $999,999.99 last month.", (140, 10)),
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let base_url = fake.base_url.clone();
+    let s = running::start_with(dir.path(), 100, move |c| {
+        c.llm.base_url = Some(base_url);
+        c.llm.model = MODEL.into();
+    })
+    .await;
+    let client = reqwest::Client::new();
+    let body: Value = client
+        .post(format!("{}/v1/inquiries", s.url))
+        .bearer_auth(running::SECRET)
+        .json(&json!({ "text": "What did we spend last month by service?" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let answer = &body["answer"];
+    assert_eq!(answer["llm"]["grounding"], "fallback", "{body}");
+    assert_eq!(answer["llm"]["unsupported"][0]["said"], "999,999.99");
+    assert!(!answer["summary"].as_str().unwrap().contains("999,999.99"));
+    assert!(!body["text"].as_str().unwrap().contains("999,999.99"));
+    assert_eq!(fake.bodies().len(), 3);
+    let metrics = client
+        .get(format!("{}/metrics", s.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "costbot_llm_grounding_failures_total 1\n",
+        "costbot_llm_requests_total 3\n",
+        "costbot_llm_tokens_total{kind=\"prompt\"} 390\n",
+        "costbot_llm_tokens_total{kind=\"completion\"} 27\n",
+        "costbot_llm_fallbacks_total 0\n",
+    ] {
+        assert!(metrics.contains(line), "{line} not in {metrics}");
+    }
+    s.stop().await;
 }

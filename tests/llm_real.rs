@@ -87,20 +87,35 @@ async fn a_real_small_model_makes_valid_tool_calls_and_never_shows_an_invented_f
             llm.requests,
             llm.prompt_tokens,
             llm.completion_tokens,
-            a.tool_calls.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            a.tool_calls
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>(),
             a.summary
         );
         // Whatever the model did, every figure shown is in this turn's tool results.
         let mut facts = Facts::new();
         for c in &a.tool_calls {
-            let out = agent.tools().call(&c.name, &c.arguments, today).await.unwrap();
+            let out = agent
+                .tools()
+                .call(&c.name, &c.arguments, today)
+                .await
+                .unwrap();
             facts.add_tool_view(&out.compact());
         }
         facts.add_answer(&a);
         let verdict = grounding::check(&a.summary, &facts);
-        assert!(verdict.is_grounded(), "{q}: shown {:?}: {:?}", a.summary, verdict.unsupported);
+        assert!(
+            verdict.is_grounded(),
+            "{q}: shown {:?}: {:?}",
+            a.summary,
+            verdict.unsupported
+        );
         assert!(!a.tool_calls.is_empty(), "{q}: no tool ran");
-        assert!(!a.figures.is_empty() || a.table.is_some(), "{q}: no figures from the tool");
+        assert!(
+            !a.figures.is_empty() || a.table.is_some(),
+            "{q}: no figures from the tool"
+        );
         if llm.grounding != "unavailable" {
             // The model's own calls: schema-valid, run by costbot, and the answer's figures are theirs.
             for c in &a.tool_calls {
@@ -113,5 +128,8 @@ async fn a_real_small_model_makes_valid_tool_calls_and_never_shows_an_invented_f
         "tool-call validity: {valid_turns}/{} turns ran the model's own schema-valid calls",
         QUESTIONS.len()
     );
-    assert!(valid_turns > 0, "the model made no schema-valid tool call in any turn");
+    assert!(
+        valid_turns > 0,
+        "the model made no schema-valid tool call in any turn"
+    );
 }

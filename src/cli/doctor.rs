@@ -168,9 +168,9 @@ fn llm(config: &Config) -> usize {
                 &l.model
             };
             println!(
-                "  ok   language model {model} at {} ({:?} dialect, key {}); the rules planner answers when it cannot",
+                "  ok   language model {model} at {} ({} dialect, key {}); the rules planner answers when it cannot",
                 crate::config::url_origin(url).unwrap_or_default(),
-                l.dialect(),
+                l.dialect().as_str(),
                 if l.api_key.is_some() { "set" } else { "not set" }
             );
         }

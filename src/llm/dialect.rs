@@ -40,6 +40,14 @@ impl std::str::FromStr for Dialect {
 }
 
 impl Dialect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::OpenAi => "openai",
+            Dialect::Azure => "azure",
+            Dialect::Mistral => "mistral",
+        }
+    }
+
     /// The dialect a base URL implies when none is configured.
     pub fn detect(base_url: &str) -> Dialect {
         let host = crate::config::url_origin(base_url).unwrap_or_default();
