@@ -553,7 +553,7 @@ async fn falls_back(
 #[tokio::test]
 async fn invalid_tool_arguments_get_one_correction_then_the_rules_answer() {
     let bad = json!({ "period": { "start": "last month", "end": "2026-10-31" } });
-    let (fake, bot, _) = falls_back(
+    let (fake, bot, a) = falls_back(
         vec![
             calls(&[("call_1", "get_cost_and_usage", bad.clone())], (100, 10)),
             calls(
@@ -584,8 +584,27 @@ async fn invalid_tool_arguments_get_one_correction_then_the_rules_answer() {
             "auto"
         )
     );
-    // Nothing ran for the invalid calls.
     assert_eq!(fake.left(), 0);
+    // Nothing ran for the invalid calls: the tool calls are the rules planner's.
+    assert_eq!(
+        a.tool_calls,
+        rules_answer("What did we spend last month by service?")
+            .await
+            .tool_calls
+    );
+    // What the two requests cost is kept with the turn.
+    let llm = a.llm.as_ref().unwrap();
+    assert_eq!(
+        (llm.requests, llm.prompt_tokens, llm.completion_tokens),
+        (2, 200, 20)
+    );
+    let usage = bot
+        .agent
+        .store()
+        .conversation_llm_usage(&a.conversation_id)
+        .await
+        .unwrap();
+    assert_eq!((usage.prompt_tokens, usage.completion_tokens), (200, 20));
 }
 
 #[tokio::test]

@@ -295,11 +295,26 @@ impl Agent {
                         persona: asked,
                     })
                 }
-                Err(llm::ModelFailure::Tool(e)) => return Err(e.into()),
-                Err(failure) => {
-                    tracing::warn!(conversation = %target.id, error = %failure, "the language model could not answer; the rules planner does");
+                Err(llm::Unanswered {
+                    failure: llm::ModelFailure::Tool(e),
+                    ..
+                }) => return Err(e.into()),
+                Err(u) => {
+                    tracing::warn!(conversation = %target.id, error = %u.failure, "the language model could not answer; the rules planner does");
                     model.metrics().fallback();
-                    unavailable = Some((failure.note(), model.model_name().to_string(), asked));
+                    unavailable = Some((
+                        u.failure.note(),
+                        LlmInfo {
+                            model: model.model_name().to_string(),
+                            persona: turn.persona.map(|p| p.as_str().to_string()),
+                            grounding: "unavailable".into(),
+                            unsupported: Vec::new(),
+                            prompt_tokens: u.usage.prompt_tokens,
+                            completion_tokens: u.usage.completion_tokens,
+                            requests: u.requests,
+                        },
+                        asked,
+                    ));
                 }
             }
         }
@@ -322,13 +337,9 @@ impl Agent {
             _ => self.run(&plan, today).await?,
         };
         let mut persona = None;
-        if let Some((note, model, asked)) = unavailable {
+        if let Some((note, info, asked)) = unavailable {
             answer.notes.insert(0, note);
-            answer.llm = Some(LlmInfo {
-                model,
-                grounding: "unavailable".into(),
-                ..Default::default()
-            });
+            answer.llm = Some(info);
             persona = asked;
         }
         // Explain and help do not replace the slots a follow-up should build on.

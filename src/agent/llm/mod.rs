@@ -59,6 +59,14 @@ impl ModelFailure {
     }
 }
 
+/// A turn the model could not answer, with what it cost so far.
+#[derive(Debug)]
+pub struct Unanswered {
+    pub failure: ModelFailure,
+    pub usage: Usage,
+    pub requests: u32,
+}
+
 /// One turn as the model sees it.
 pub struct ModelTurn<'a> {
     pub question: &'a str,
@@ -161,10 +169,19 @@ impl LlmPlanner {
         &self,
         turn: &ModelTurn<'_>,
         compose: &Compose<'_>,
-    ) -> Result<Answer, ModelFailure> {
+    ) -> Result<Answer, Unanswered> {
         let mut usage = Usage::default();
         let mut requests = 0u32;
-        let g = self.gather(turn, &mut usage, &mut requests).await?;
+        let g = match self.gather(turn, &mut usage, &mut requests).await {
+            Ok(g) => g,
+            Err(failure) => {
+                return Err(Unanswered {
+                    failure,
+                    usage,
+                    requests,
+                })
+            }
+        };
         let mut answer = compose(&g.args, &g.outputs, g.records);
         let mut facts = g.facts;
         facts.add_answer(&answer);
