@@ -870,3 +870,80 @@ async fn served_answers_carry_the_grounding_note_and_metrics_count_it() {
     }
     s.stop().await;
 }
+
+#[tokio::test]
+async fn llama_cpp_style_calls_object_arguments_no_ids_finish_stop() {
+    let q = "What did we spend last month by service?";
+    let fake = FakeLlm::start(vec![
+        Reply::Json(json!({
+            "choices": [{ "finish_reason": "stop", "message": { "role": "assistant", "content": "",
+                "tool_calls": [{ "type": "function", "function": { "name": "get_cost_and_usage", "arguments": last_month() } }] } }]
+        })),
+        Reply::With(Arc::new(|req: &Value| {
+            let msgs = req["messages"].as_array().unwrap();
+            let v: Value = serde_json::from_str(msgs.last().unwrap()["content"].as_str().unwrap()).unwrap();
+            text_body(&format!("${}.", v["costs"]["total"].as_str().unwrap()), (1, 1))
+        })),
+    ])
+    .await;
+    let bot = bot(&fake).await;
+    let v = view(&bot.agent, "get_cost_and_usage", &last_month()).await;
+    let a = ask(&bot.agent, "l1", q).await;
+    assert_eq!(a.llm.as_ref().unwrap().grounding, "grounded");
+    assert_eq!(a.summary, format!("${}.", total(&v, "costs")));
+    // The call got an id of its own, and its result answers that id.
+    let sent = fake.bodies();
+    assert_eq!(
+        sent[1],
+        request(
+            vec![
+                system(&bot.agent, None),
+                user(q),
+                assistant_calls(&[("call00001", "get_cost_and_usage", &last_month())]),
+                tool("call00001", &v),
+            ],
+            "auto"
+        )
+    );
+}
+
+#[tokio::test]
+async fn mistral_gets_any_and_named_tool_results() {
+    let q = "What did we spend last month by service?";
+    let fake = FakeLlm::start(vec![
+        calls(&[("D681PevKs", "get_cost_and_usage", last_month())], (1, 1)),
+        Reply::With(Arc::new(|req: &Value| {
+            let msgs = req["messages"].as_array().unwrap();
+            let v: Value =
+                serde_json::from_str(msgs.last().unwrap()["content"].as_str().unwrap()).unwrap();
+            text_body(
+                &format!("${}.", v["costs"]["total"].as_str().unwrap()),
+                (1, 1),
+            )
+        })),
+    ])
+    .await;
+    let bot = bot_with(&fake, |c| c.dialect = Some(costbot::llm::Dialect::Mistral)).await;
+    let v = view(&bot.agent, "get_cost_and_usage", &last_month()).await;
+    let a = ask(&bot.agent, "m1", q).await;
+    assert_eq!(a.llm.as_ref().unwrap().grounding, "grounded");
+    let sent = fake.bodies();
+    assert_eq!(
+        sent[0],
+        request(vec![system(&bot.agent, None), user(q)], "any")
+    );
+    let mut result = tool("D681PevKs", &v);
+    result["name"] = json!("get_cost_and_usage");
+    assert_eq!(
+        sent[1],
+        request(
+            vec![
+                system(&bot.agent, None),
+                user(q),
+                assistant_calls(&[("D681PevKs", "get_cost_and_usage", &last_month())]),
+                result,
+            ],
+            "auto"
+        )
+    );
+}

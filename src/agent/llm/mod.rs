@@ -199,7 +199,12 @@ impl LlmPlanner {
             answer.summary = g.prose;
         } else {
             // One correction naming the figures, then the deterministic summary.
-            let said: Vec<String> = verdict.unsupported.iter().map(|u| u.said.clone()).collect();
+            let mut said: Vec<String> = Vec::new();
+            for u in &verdict.unsupported {
+                if !said.contains(&u.said) {
+                    said.push(u.said.clone());
+                }
+            }
             let mut messages = g.messages;
             messages.push(ChatMessage::assistant(g.prose));
             messages.push(ChatMessage::user(format!(
