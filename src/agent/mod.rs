@@ -9,6 +9,7 @@ pub mod eval;
 pub mod grounding;
 pub mod inquiry;
 pub mod llm;
+mod model_turn;
 pub mod planner;
 pub mod tools;
 
@@ -262,31 +263,10 @@ impl Agent {
             && matches!(&planned, Ok(p) if matches!(p.slots.intent, Intent::Help | Intent::Explain));
         let mut unavailable = None;
         if let (Some(model), false) = (self.planner.model(), meta) {
-            let history = if target.existing {
-                self.store.messages(&target.id).await?
-            } else {
-                Vec::new()
-            };
-            let stored = if target.existing {
-                self.store
-                    .conversation_persona(&target.id)
-                    .await?
-                    .and_then(|p| p.parse().ok())
-            } else {
-                None
-            };
-            let turn = llm::ModelTurn {
-                question: &inquiry.text,
-                history: &history,
-                persona: model.persona(asked, stored, &inquiry.channel),
-                today,
-                context: &ctx,
-                tools: &self.tools,
-            };
-            let compose = |args: &[ToolArgs], outputs: &[ToolOutput], records| {
-                self.compose_calls(args, outputs, records, today)
-            };
-            match model.converse(&turn, &compose).await {
+            match self
+                .model_turn(model, inquiry, target, today, &ctx, asked)
+                .await?
+            {
                 Ok(answer) => {
                     return Ok(Turned {
                         answer,
@@ -295,27 +275,7 @@ impl Agent {
                         persona: asked,
                     })
                 }
-                Err(llm::Unanswered {
-                    failure: llm::ModelFailure::Tool(e),
-                    ..
-                }) => return Err(e.into()),
-                Err(u) => {
-                    tracing::warn!(conversation = %target.id, error = %u.failure, "the language model could not answer; the rules planner does");
-                    model.metrics().fallback();
-                    unavailable = Some((
-                        u.failure.note(),
-                        LlmInfo {
-                            model: model.model_name().to_string(),
-                            persona: turn.persona.map(|p| p.as_str().to_string()),
-                            grounding: "unavailable".into(),
-                            unsupported: Vec::new(),
-                            prompt_tokens: u.usage.prompt_tokens,
-                            completion_tokens: u.usage.completion_tokens,
-                            requests: u.requests,
-                        },
-                        asked,
-                    ));
-                }
+                Err(u) => unavailable = Some((u.note, u.info, asked)),
             }
         }
         let plan = planned.map_err(|e| AgentError::Unanswerable {
@@ -396,47 +356,9 @@ impl Agent {
         ))
     }
 
-    /// Composes a model's tool calls: the first cost call (with any guides)
-    /// is the answer, and every further cost call a titled section of its
-    /// own, so no table or basis is written over by another.
-    fn compose_calls(
-        &self,
-        args: &[ToolArgs],
-        outputs: &[ToolOutput],
-        records: Vec<ToolCallRecord>,
-        today: NaiveDate,
-    ) -> Answer {
-        let is_guides = |a: &ToolArgs| matches!(a, ToolArgs::SearchGuides(_));
-        let primary = args.iter().position(|a| !is_guides(a));
-        let (mut main_args, mut main_out, mut rest) = (Vec::new(), Vec::new(), Vec::new());
-        for (i, (a, o)) in args.iter().zip(outputs).enumerate() {
-            if is_guides(a) || Some(i) == primary {
-                main_args.push(a.clone());
-                main_out.push(o.clone());
-            } else {
-                rest.push((a, o));
-            }
-        }
-        let mut answer = self.finish(&Ask::from_calls(&main_args), &main_out, records, &[], today);
-        for (a, o) in rest {
-            let ask = Ask::from_calls(std::slice::from_ref(a));
-            let mut part = self.finish(&ask, std::slice::from_ref(o), Vec::new(), &[], today);
-            part.notes.retain(|n| !answer.notes.contains(n));
-            let title = match &part.basis {
-                Some(b) => format!("{:?} · {}", ask.intent, b.period),
-                None => format!("{:?}", ask.intent),
-            };
-            answer.sections.push(answer::Section {
-                title,
-                answer: part,
-            });
-        }
-        answer
-    }
-
     /// Composes the answer from tool outputs, with the notes every answer
     /// carries (UTC days, sample data, how the question was read).
-    fn finish(
+    pub(crate) fn finish(
         &self,
         ask: &Ask,
         outputs: &[ToolOutput],
@@ -530,7 +452,7 @@ impl Agent {
 }
 
 /// A turn's outcome before it is recorded.
-struct Turned {
+pub(crate) struct Turned {
     answer: Answer,
     /// What a follow-up builds on (None for help and explain).
     slots: Option<serde_json::Value>,
