@@ -796,6 +796,49 @@ mod tests {
     }
 
     #[test]
+    fn llm_settings_from_the_file_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("costbot.toml");
+        std::fs::write(
+            &file,
+            "[llm]\nbase_url = \"https://acme.openai.azure.com\"\nmodel = \"gpt4o\"\nchannel_personas = { slack = \"engineer\" }\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(&file),
+            &env_of(&[("COSTBOT_LLM_API_KEY", "k3y-that-must-not-print")]),
+        )
+        .unwrap();
+        assert_eq!(c.llm.dialect(), crate::llm::Dialect::Azure);
+        assert_eq!(
+            c.llm.channel_personas.get("slack"),
+            Some(&crate::agent::llm::Persona::Engineer)
+        );
+        assert!(!format!("{c:?}").contains("k3y"));
+        assert!(!toml::to_string(&c).unwrap().contains("k3y"));
+        // Without base_url there is no model, whatever else is set.
+        assert!(Config::default().llm.client_settings().is_none());
+        for (bad, says) in [
+            ("[llm]\nbase_url = \"api.openai.com\"\n", "llm.base_url"),
+            (
+                "[llm]\nbase_url = \"http://127.0.0.1:1/v1\"\ntemperature = 3.0\n",
+                "llm.temperature",
+            ),
+            (
+                "[llm]\nbase_url = \"http://127.0.0.1:1/v1\"\nmax_tool_steps = 0\n",
+                "llm.max_tool_steps",
+            ),
+            ("[llm]\npersona = \"intern\"\n", "intern"),
+        ] {
+            std::fs::write(&file, bad).unwrap();
+            let err = Config::load(Some(&file), &env_of(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
+    }
+
+    #[test]
     fn retrieval_settings_from_env() {
         let mut c = Config::default();
         c.apply_env(&env_of(&[
