@@ -81,9 +81,14 @@ async fn a_real_small_model_makes_valid_tool_calls_and_never_shows_an_invented_f
         let took = started.elapsed();
         let llm = a.llm.clone().expect("the model took part in every turn");
         eprintln!(
-            "turn {i}: {:.1} s, grounding {}, {} requests, {}+{} tokens, calls {:?}: {}",
+            "turn {i}: {:.1} s, grounding {}{}, {} requests, {}+{} tokens, calls {:?}: {}",
             took.as_secs_f64(),
             llm.grounding,
+            if llm.grounding == "unavailable" {
+                format!(" ({})", a.notes.first().map(String::as_str).unwrap_or(""))
+            } else {
+                String::new()
+            },
             llm.requests,
             llm.prompt_tokens,
             llm.completion_tokens,
