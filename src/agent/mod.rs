@@ -270,12 +270,17 @@ impl Agent {
                 Ok(answer) => {
                     return Ok(Turned {
                         answer,
-                        slots: planned.as_ref().ok().and_then(slots_of),
+                        // The rules' reading, for a follow-up the rules may have to answer.
+                        slots: planned
+                            .as_ref()
+                            .ok()
+                            .filter(|p| !matches!(p.slots.intent, Intent::Help | Intent::Explain))
+                            .and_then(slots_of),
                         keep_answer: true,
                         persona: asked,
-                    })
+                    });
                 }
-                Err(u) => unavailable = Some((u.note, u.info, asked)),
+                Err(u) => unavailable = Some((u.note, u.info)),
             }
         }
         let plan = planned.map_err(|e| AgentError::Unanswerable {
@@ -296,11 +301,11 @@ impl Agent {
             }
             _ => self.run(&plan, today).await?,
         };
-        let mut persona = None;
-        if let Some((note, info, asked)) = unavailable {
+        // Asked for, a persona stays with the conversation for when the model is back.
+        let persona = unavailable.is_some().then_some(asked).flatten();
+        if let Some((note, info)) = unavailable {
             answer.notes.insert(0, note);
             answer.llm = Some(info);
-            persona = asked;
         }
         // Explain and help do not replace the slots a follow-up should build on.
         let keep = !matches!(plan.slots.intent, Intent::Help | Intent::Explain);
