@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
+use crate::agent::llm::LlmPlanner;
 use crate::agent::{Agent, Tools};
 use crate::config::RetrievalMode;
 use crate::config::{Config, ConfigError, SourceKind};
@@ -36,6 +37,8 @@ pub struct App {
     pub store: Store,
     pub agent: Arc<Agent>,
     pub source_metrics: Arc<SourceMetrics>,
+    /// The language model's requests, tokens and fallbacks (zero without one).
+    pub llm_metrics: Arc<crate::metrics::LlmMetrics>,
     pub guides: Arc<GuideIndex>,
     pub index: SyncSummary,
     /// Why dense retrieval is off, when it is.
@@ -139,12 +142,21 @@ impl App {
                 .map(|a| a.name.clone())
                 .collect(),
         };
-        let agent = Arc::new(Agent::new(tools, store.clone(), today).with_time_zone(config.tz()?));
+        let mut agent = Agent::new(tools, store.clone(), today).with_time_zone(config.tz()?);
+        let llm_metrics = crate::metrics::LlmMetrics::new();
+        let model = LlmPlanner::new(&config.llm, llm_metrics.clone()).map_err(|e| {
+            ConfigError::Invalid(format!("the [llm] client could not be built: {e}"))
+        })?;
+        if let Some(model) = model {
+            agent = agent.with_planner(Box::new(model));
+        }
+        let agent = Arc::new(agent);
         Ok(App {
             config,
             store,
             agent,
             source_metrics,
+            llm_metrics,
             guides: index,
             index: summary,
             dense_status,

@@ -16,6 +16,7 @@ pub mod digest;
 pub mod http;
 pub mod keyed_lock;
 pub mod language;
+pub mod llm;
 pub mod metrics;
 pub mod render;
 pub mod retrieval;

@@ -99,6 +99,106 @@ impl Metrics {
     }
 }
 
+/// What the language model costs and how often it could not be used.
+#[derive(Debug, Default)]
+pub struct LlmMetrics {
+    pub requests: AtomicU64,
+    /// Failed requests by kind (timeout, rate_limited, http_status, unreachable, malformed).
+    failures: Mutex<BTreeMap<&'static str, u64>>,
+    pub prompt_tokens: AtomicU64,
+    pub completion_tokens: AtomicU64,
+    /// Answers whose model prose named a figure no tool returned, after one correction.
+    pub grounding_failures: AtomicU64,
+    /// Turns the rules planner answered because the model could not.
+    pub fallbacks: AtomicU64,
+    latency_micros: AtomicU64,
+}
+
+impl LlmMetrics {
+    pub fn new() -> Arc<LlmMetrics> {
+        Arc::new(LlmMetrics::default())
+    }
+
+    /// One request: its latency and its tokens, or the kind of failure.
+    pub fn request(
+        &self,
+        took: std::time::Duration,
+        outcome: Result<crate::llm::Usage, &'static str>,
+    ) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.latency_micros
+            .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
+        match outcome {
+            Ok(u) => {
+                self.prompt_tokens
+                    .fetch_add(u.prompt_tokens, Ordering::Relaxed);
+                self.completion_tokens
+                    .fetch_add(u.completion_tokens, Ordering::Relaxed);
+            }
+            Err(kind) => {
+                *self
+                    .failures
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .entry(kind)
+                    .or_default() += 1;
+            }
+        }
+    }
+
+    pub fn grounding_failure(&self) {
+        self.grounding_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn fallback(&self) {
+        self.fallbacks.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn render(&self, out: &mut String) {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let _ = write!(
+            out,
+            "# HELP costbot_llm_requests_total Chat-completions requests sent to the language model.\n\
+             # TYPE costbot_llm_requests_total counter\n\
+             costbot_llm_requests_total {}\n\
+             # HELP costbot_llm_request_seconds Time the language model took to answer.\n\
+             # TYPE costbot_llm_request_seconds summary\n\
+             costbot_llm_request_seconds_sum {:.6}\n\
+             costbot_llm_request_seconds_count {}\n\
+             # HELP costbot_llm_tokens_total Tokens the language model reported, by kind.\n\
+             # TYPE costbot_llm_tokens_total counter\n\
+             costbot_llm_tokens_total{{kind=\"prompt\"}} {}\n\
+             costbot_llm_tokens_total{{kind=\"completion\"}} {}\n\
+             # HELP costbot_llm_grounding_failures_total Model answers replaced by the deterministic summary because they named a figure no tool returned.\n\
+             # TYPE costbot_llm_grounding_failures_total counter\n\
+             costbot_llm_grounding_failures_total {}\n\
+             # HELP costbot_llm_fallbacks_total Turns the rules planner answered because the language model could not.\n\
+             # TYPE costbot_llm_fallbacks_total counter\n\
+             costbot_llm_fallbacks_total {}\n\
+             # HELP costbot_llm_request_failures_total Language model requests that failed, by kind.\n\
+             # TYPE costbot_llm_request_failures_total counter\n",
+            get(&self.requests),
+            get(&self.latency_micros) as f64 / 1e6,
+            get(&self.requests),
+            get(&self.prompt_tokens),
+            get(&self.completion_tokens),
+            get(&self.grounding_failures),
+            get(&self.fallbacks),
+        );
+        for (kind, n) in self
+            .failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "costbot_llm_request_failures_total{{kind=\"{kind}\"}} {n}"
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,6 +73,7 @@ pub struct Health {
     pub store: Store,
     pub metrics: Arc<Metrics>,
     pub source_metrics: Arc<SourceMetrics>,
+    pub llm_metrics: Arc<crate::metrics::LlmMetrics>,
     /// When set, `/metrics` needs it as a bearer token.
     pub metrics_token: Option<Secret>,
     /// Dense guide search readiness; None when there is no model (lexical only).
@@ -96,6 +97,7 @@ impl Health {
             store: app.store.clone(),
             metrics,
             source_metrics: app.source_metrics.clone(),
+            llm_metrics: app.llm_metrics.clone(),
             metrics_token: app.config.server.metrics_token.clone(),
             dense_ready: app.guides.has_dense().then(|| app.guides.dense_ready()),
         }
@@ -209,6 +211,7 @@ async fn metrics(State(health): State<Health>, headers: HeaderMap) -> Result<Res
     let month_requests = health.store.requests_since(&month).await.unwrap_or(0);
     let mut body = String::new();
     health.metrics.render(&mut body);
+    health.llm_metrics.render(&mut body);
     body.push_str(&format!(
         "# HELP costbot_cost_explorer_requests_total Billable Cost Explorer requests made by this process.\n\
          # TYPE costbot_cost_explorer_requests_total counter\n\

@@ -114,6 +114,9 @@ fn doctor_redacts_secrets_and_rejects_bad_config() {
             "COSTBOT_WEBHOOK_TOKENS",
             "ci:s3cr3t-value-that-must-not-print",
         )
+        .env("COSTBOT_LLM_BASE_URL", "http://127.0.0.1:9/v1")
+        .env("COSTBOT_LLM_MODEL", "small-model")
+        .env("COSTBOT_LLM_API_KEY", "sk-llm-s3cr3t")
         .arg("doctor")
         .output()
         .unwrap();
@@ -123,6 +126,10 @@ fn doctor_redacts_secrets_and_rejects_bad_config() {
     assert!(text.contains("[redacted]"));
     assert!(text.contains("journal mode wal"), "{text}");
     assert!(text.contains("1 webhook token(s): ci"));
+    assert!(
+        text.contains("language model small-model at http://127.0.0.1:9 (openai dialect, key set)"),
+        "{text}"
+    );
 
     let out = costbot(dir.path())
         .env("COSTBOT_TIMEZONE", "Mars/Olympus")
@@ -133,4 +140,48 @@ fn doctor_redacts_secrets_and_rejects_bad_config() {
     assert!(String::from_utf8(out.stderr)
         .unwrap()
         .contains("IANA time zone"));
+}
+
+#[test]
+fn ask_with_the_language_model_down_is_answered_by_the_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = costbot(dir.path())
+        .env(
+            "COSTBOT_LLM_BASE_URL",
+            format!("http://127.0.0.1:{port}/v1"),
+        )
+        .env("COSTBOT_LLM_MODEL", "small-model")
+        .env("COSTBOT_LLM_API_KEY", "sk-llm-s3cr3t")
+        .env("RUST_LOG", "debug")
+        .args([
+            "ask",
+            "How much did we spend last month?",
+            "--as-of",
+            "2026-11-19",
+        ])
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("AWS spend in 1–31 October 2026: $"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("The language model was unavailable (unreachable); this answer comes from the rules planner."),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("s3cr3t") && !stderr.contains("s3cr3t"),
+        "{stderr}"
+    );
 }

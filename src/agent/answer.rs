@@ -226,6 +226,33 @@ pub struct Answer {
     /// Further titled answers in the same post (digests).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sections: Vec<Section>,
+    /// How a language model took part, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub llm: Option<LlmInfo>,
+}
+
+/// A language model's part in an answer: its grounding and what it cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct LlmInfo {
+    pub model: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persona: Option<String>,
+    /// "grounded"; "corrected" (grounded after one correction); "fallback"
+    /// (the deterministic summary); "unavailable" (the rules planner answered).
+    pub grounding: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unsupported: Vec<UnsupportedFigure>,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// Chat-completions requests made for the turn.
+    pub requests: u32,
+}
+
+/// A figure the model wrote that no tool result supports.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnsupportedFigure {
+    pub said: String,
+    pub reason: String,
 }
 
 impl Answer {

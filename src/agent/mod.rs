@@ -6,20 +6,24 @@ pub mod ask;
 pub mod compose;
 pub mod error;
 pub mod eval;
+pub mod grounding;
 pub mod inquiry;
+pub mod llm;
+mod model_turn;
 pub mod planner;
 pub mod tools;
 
 use chrono::NaiveDate;
 
 pub use answer::{
-    Answer, Basis, Cell, Citation, Figure, Section, Series, SeriesPoint, Table, ToolCallRecord,
+    Answer, Basis, Cell, Citation, Figure, LlmInfo, Section, Series, SeriesPoint, Table,
+    ToolCallRecord,
 };
 pub use ask::Ask;
 pub use error::{ErrorKind, PublicError, TurnError};
 pub use inquiry::{ConversationKey, Inquiry, TurnClock};
 pub use planner::{Intent, Plan, PlanContext, PlanError, Planner, RulesPlanner, Slots, ToolCall};
-pub use tools::{ToolError, ToolOutput, Tools};
+pub use tools::{ToolArgs, ToolError, ToolOutput, Tools};
 
 use crate::costs::cache::Today;
 use crate::keyed_lock::KeyedLocks;
@@ -165,14 +169,21 @@ impl Agent {
             .map(|c| c.today)
             .unwrap_or_else(|| self.today());
         let outcome = self.answer(inquiry, &target, today).await;
+        let mut persona = None;
+        let mut usage = None;
         let (reply, answer_json, slots, result) = match outcome {
-            Ok((answer, slots)) => {
+            Ok(t) => {
                 // Only answers from tools are kept for "how did you get that?"; help and explain are not.
-                let stored = slots
-                    .is_some()
-                    .then(|| serde_json::to_value(&answer).ok())
+                let stored = t
+                    .keep_answer
+                    .then(|| serde_json::to_value(&t.answer).ok())
                     .flatten();
-                (answer.summary.clone(), stored, slots, Ok(answer))
+                persona = t.persona;
+                usage = t.answer.llm.as_ref().map(|l| crate::llm::Usage {
+                    prompt_tokens: l.prompt_tokens,
+                    completion_tokens: l.completion_tokens,
+                });
+                (t.answer.summary.clone(), stored, t.slots, Ok(t.answer))
             }
             Err(e) => {
                 let public = e.public();
@@ -192,6 +203,8 @@ impl Agent {
                 slots: slots.as_ref(),
                 reply: &reply,
                 answer: answer_json.as_ref(),
+                persona: persona.map(|p| p.as_str()),
+                usage,
             })
             .await;
         let conversation_id = match recorded {
@@ -221,14 +234,14 @@ impl Agent {
         }
     }
 
-    /// Plans and runs a turn; returns the answer and the slots a follow-up
-    /// should build on (None for help and explain).
+    /// Plans and runs a turn: with the model when there is one (the rules
+    /// planner answers when it cannot), else with the rules planner.
     async fn answer(
         &self,
         inquiry: &Inquiry,
         target: &Target,
         today: NaiveDate,
-    ) -> Result<(Answer, Option<serde_json::Value>), AgentError> {
+    ) -> Result<Turned, AgentError> {
         let previous: Option<Slots> = if target.existing {
             self.store
                 .last_slots(&target.id)
@@ -237,15 +250,47 @@ impl Agent {
         } else {
             None
         };
-        let plan = self
+        let ctx = self.context(today);
+        let planned = self
             .planner
-            .plan(&inquiry.text, previous.as_ref(), &self.context(today))
-            .await
-            .map_err(|e| AgentError::Unanswerable {
-                message: e.to_string(),
-                suggestions: e.suggestions(today),
-            })?;
-        let answer = match plan.slots.intent {
+            .plan(&inquiry.text, previous.as_ref(), &ctx)
+            .await;
+        let slots_of = |p: &Plan| serde_json::to_value(&p.slots).ok();
+        let asked = llm::Persona::asked(&inquiry.text);
+        // Help and "how did you get that?" are answered from the record, not
+        // by the model; "explain it for my CFO" is for the model.
+        let meta = asked.is_none()
+            && matches!(&planned, Ok(p) if matches!(p.slots.intent, Intent::Help | Intent::Explain));
+        let mut unavailable = None;
+        if let (Some(model), false) = (self.planner.model(), meta) {
+            match self
+                .model_turn(model, inquiry, target, today, &ctx, asked)
+                .await?
+            {
+                Ok(answer) => {
+                    return Ok(Turned {
+                        answer,
+                        // The rules' reading, for a follow-up the rules may have to answer.
+                        slots: planned
+                            .as_ref()
+                            .ok()
+                            .filter(|p| !matches!(p.slots.intent, Intent::Help | Intent::Explain))
+                            .and_then(slots_of),
+                        keep_answer: true,
+                        persona: asked,
+                    });
+                }
+                Err(u) => unavailable = Some((u.note, u.info)),
+            }
+        }
+        let plan = planned.map_err(|e| AgentError::Unanswerable {
+            message: match &unavailable {
+                Some((note, ..)) => format!("{note} {e}"),
+                None => e.to_string(),
+            },
+            suggestions: e.suggestions(today),
+        })?;
+        let mut answer = match plan.slots.intent {
             Intent::Help => help(),
             Intent::Explain => {
                 if target.existing {
@@ -256,12 +301,20 @@ impl Agent {
             }
             _ => self.run(&plan, today).await?,
         };
+        // Asked for, a persona stays with the conversation for when the model is back.
+        let persona = unavailable.is_some().then_some(asked).flatten();
+        if let Some((note, info)) = unavailable {
+            answer.notes.insert(0, note);
+            answer.llm = Some(info);
+        }
         // Explain and help do not replace the slots a follow-up should build on.
-        let keep_slots = !matches!(plan.slots.intent, Intent::Help | Intent::Explain);
-        let slots = keep_slots
-            .then(|| serde_json::to_value(&plan.slots).ok())
-            .flatten();
-        Ok((answer, slots))
+        let keep = !matches!(plan.slots.intent, Intent::Help | Intent::Explain);
+        Ok(Turned {
+            answer,
+            slots: keep.then(|| slots_of(&plan)).flatten(),
+            keep_answer: keep,
+            persona,
+        })
     }
 
     /// Runs the plan's tool calls and composes the answer.
@@ -270,16 +323,7 @@ impl Agent {
         let mut records = Vec::new();
         for call in &plan.calls {
             let out = self.tools.call(&call.name, &call.arguments, today).await?;
-            records.push(ToolCallRecord {
-                name: call.name.clone(),
-                arguments: call.arguments.clone(),
-                queries: out
-                    .results()
-                    .iter()
-                    .map(|r| serde_json::to_value(&r.query).unwrap_or_default())
-                    .collect(),
-                cost_explorer_requests: out.results().iter().map(|r| r.requests).sum(),
-            });
+            records.push(record_call(&call.name, call.arguments.clone(), &out));
             outputs.push(out);
         }
         // A cost answer with a clear mover offers the guides for that service.
@@ -308,16 +352,30 @@ impl Agent {
                 }
             }
         }
+        Ok(self.finish(
+            &Ask::from_slots(&plan.slots),
+            &outputs,
+            records,
+            &plan.readings,
+            today,
+        ))
+    }
+
+    /// Composes the answer from tool outputs, with the notes every answer
+    /// carries (UTC days, sample data, how the question was read).
+    pub(crate) fn finish(
+        &self,
+        ask: &Ask,
+        outputs: &[ToolOutput],
+        records: Vec<ToolCallRecord>,
+        readings: &[String],
+        today: NaiveDate,
+    ) -> Answer {
         let labels = compose::Labels {
             accounts: self.tools.source.known_accounts(),
         };
-        let mut answer = compose::compose(
-            &Ask::from_slots(&plan.slots),
-            &outputs,
-            &labels,
-            self.tools.source.is_sample(),
-            today,
-        );
+        let mut answer =
+            compose::compose(ask, outputs, &labels, self.tools.source.is_sample(), today);
         answer.tool_calls = records;
         let results: Vec<&crate::costs::CostResult> =
             outputs.iter().flat_map(|o| o.results()).collect();
@@ -334,13 +392,13 @@ impl Agent {
                 self.time_zone.name()
             ));
         }
-        for reading in plan.readings.iter().rev() {
+        for reading in readings.iter().rev() {
             answer.notes.insert(0, reading.clone());
         }
         if self.tools.source.is_sample() {
             answer.notes.insert(0, "These numbers are costbot's built-in SAMPLE organization, not your AWS account. Set COSTBOT_SOURCE=explorer to use Cost Explorer.".into());
         }
-        Ok(answer)
+        answer
     }
 
     async fn explain(&self, conversation_id: &str) -> Result<Answer, AgentError> {
@@ -375,11 +433,57 @@ impl Agent {
                 if let Some(b) = &prev.basis {
                     a.details.push(b.line());
                 }
+                if let Some(l) = &prev.llm {
+                    a.details.push(format!(
+                        "Language model {}: {} request{}, {} prompt and {} completion tokens; its figures were {}.",
+                        l.model,
+                        l.requests,
+                        if l.requests == 1 { "" } else { "s" },
+                        l.prompt_tokens,
+                        l.completion_tokens,
+                        match l.grounding.as_str() {
+                            "grounded" => "all found in the tool results",
+                            "corrected" => "found in the tool results after one correction",
+                            "fallback" => "not all in the tool results, so the standard summary was shown",
+                            _ => "not used: the rules planner answered",
+                        }
+                    ));
+                }
                 a.tool_calls = prev.tool_calls.clone();
             }
         }
         Ok(a)
     }
+}
+
+/// A turn's outcome before it is recorded.
+pub(crate) struct Turned {
+    answer: Answer,
+    /// What a follow-up builds on (None for help and explain).
+    slots: Option<serde_json::Value>,
+    /// Kept for "how did you get that?" (answers from tools).
+    keep_answer: bool,
+    /// A persona this turn asked for, to keep with the conversation.
+    persona: Option<llm::Persona>,
+}
+
+/// A tool call as made, for "how did you get that?".
+fn record_call(name: &str, arguments: serde_json::Value, out: &ToolOutput) -> ToolCallRecord {
+    ToolCallRecord {
+        name: name.to_string(),
+        arguments,
+        queries: out
+            .results()
+            .iter()
+            .map(|r| serde_json::to_value(&r.query).unwrap_or_default())
+            .collect(),
+        cost_explorer_requests: out.results().iter().map(|r| r.requests).sum(),
+    }
+}
+
+/// [`record_call`] for typed arguments (as the model's calls are, once valid).
+pub(crate) fn record(args: &ToolArgs, out: &ToolOutput) -> ToolCallRecord {
+    record_call(args.name(), args.to_value(), out)
 }
 
 fn explain_nothing() -> Answer {

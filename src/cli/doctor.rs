@@ -23,6 +23,7 @@ pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     problems += embedding_model(&config);
     problems += webhook_tokens(&config);
     problems += budget(&config);
+    problems += llm(&config);
     for (problem, line) in crate::channels::slack::doctor(&config.slack) {
         problems += usize::from(problem);
         println!("  {line}");
@@ -149,6 +150,30 @@ fn budget(config: &Config) -> usize {
     match config.budget_monthly {
         Some(b) => println!("  ok   monthly budget {b}"),
         None => println!("  info no monthly budget: forecasts will not compare against one (COSTBOT_BUDGET_MONTHLY)"),
+    }
+    0
+}
+
+/// Which planner answers; the key itself is never printed.
+fn llm(config: &Config) -> usize {
+    let l = &config.llm;
+    match &l.base_url {
+        None => {
+            println!("  info no language model: the rules planner answers (COSTBOT_LLM_BASE_URL)")
+        }
+        Some(url) => {
+            let model = if l.model.is_empty() {
+                "(no model named: COSTBOT_LLM_MODEL)"
+            } else {
+                &l.model
+            };
+            println!(
+                "  ok   language model {model} at {} ({} dialect, key {}); the rules planner answers when it cannot",
+                crate::config::url_origin(url).unwrap_or_default(),
+                l.dialect().as_str(),
+                if l.api_key.is_some() { "set" } else { "not set" }
+            );
+        }
     }
     0
 }

@@ -432,6 +432,79 @@ pub(super) const VARS: &[EnvVar] = &[
             Ok(())
         },
     },
+    // The language model (optional).
+    EnvVar {
+        names: &["COSTBOT_LLM_BASE_URL"],
+        example: "http://127.0.0.1:11434/v1",
+        set: |c, v| {
+            c.llm.base_url = Some(v.text().trim().to_string());
+            Ok(())
+        },
+    },
+    EnvVar {
+        names: &["COSTBOT_LLM_MODEL"],
+        example: "gpt-4o-mini",
+        set: |c, v| {
+            c.llm.model = v.text().trim().to_string();
+            Ok(())
+        },
+    },
+    EnvVar {
+        names: &["COSTBOT_LLM_API_KEY"],
+        example: "sk-example",
+        set: |c, v| {
+            c.llm.api_key = Some(v.secret());
+            Ok(())
+        },
+    },
+    EnvVar {
+        names: &["COSTBOT_LLM_TIMEOUT_SECS"],
+        example: "60",
+        set: |c, v| {
+            c.llm.timeout_secs = v.parse()?;
+            Ok(())
+        },
+    },
+    EnvVar {
+        names: &["COSTBOT_LLM_MAX_TOOL_STEPS"],
+        example: "6",
+        set: |c, v| {
+            c.llm.max_tool_steps = v.parse()?;
+            Ok(())
+        },
+    },
+    EnvVar {
+        names: &["COSTBOT_LLM_TEMPERATURE"],
+        example: "0.2",
+        set: |c, v| {
+            c.llm.temperature = v.parse()?;
+            Ok(())
+        },
+    },
+    EnvVar {
+        names: &["COSTBOT_LLM_MAX_HISTORY_TOKENS"],
+        example: "4000",
+        set: |c, v| {
+            c.llm.max_history_tokens = v.parse()?;
+            Ok(())
+        },
+    },
+    EnvVar {
+        names: &["COSTBOT_LLM_DIALECT"],
+        example: "mistral",
+        set: |c, v| {
+            c.llm.dialect = Some(v.parse()?);
+            Ok(())
+        },
+    },
+    EnvVar {
+        names: &["COSTBOT_LLM_PERSONA"],
+        example: "executive",
+        set: |c, v| {
+            c.llm.persona = Some(v.parse()?);
+            Ok(())
+        },
+    },
 ];
 
 impl Config {

@@ -65,6 +65,7 @@ pub struct Config {
     pub digest_retry_base_secs: u64,
     /// Delivery attempts before a digest run is marked failed.
     pub digest_retry_max_attempts: u32,
+    pub llm: LlmConfig,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Default)]
@@ -211,6 +212,7 @@ impl Default for Config {
             digest_catch_up_hours: 24,
             digest_retry_base_secs: 30,
             digest_retry_max_attempts: 8,
+            llm: LlmConfig::default(),
         }
     }
 }
@@ -258,6 +260,97 @@ impl Default for ServerConfig {
 }
 
 /// Slack's Web API, unless `slack.api_url` points elsewhere (a local mock in tests).
+/// An OpenAI-compatible model that plans tool calls and writes the prose.
+/// Without `base_url` the rules planner answers alone.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmConfig {
+    /// e.g. `https://api.openai.com/v1`, `http://127.0.0.1:11434/v1` (Ollama).
+    pub base_url: Option<String>,
+    pub model: String,
+    pub api_key: Option<Secret>,
+    pub timeout_secs: u64,
+    /// Rounds of tool calls before the model must answer.
+    pub max_tool_steps: u32,
+    pub temperature: f64,
+    /// Earlier turns beyond this (about 4 characters a token) are summarized.
+    pub max_history_tokens: usize,
+    /// `openai`, `azure` or `mistral`; read from the URL when absent.
+    pub dialect: Option<crate::llm::Dialect>,
+    /// Azure OpenAI's `api-version`.
+    pub api_version: String,
+    /// The persona when a conversation has not asked for one: `executive` or `engineer`.
+    pub persona: Option<crate::agent::llm::Persona>,
+    /// Per channel (`slack`, `discord`, `webhook`, `cli`): its persona.
+    pub channel_personas: std::collections::BTreeMap<String, crate::agent::llm::Persona>,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        LlmConfig {
+            base_url: None,
+            model: String::new(),
+            api_key: None,
+            timeout_secs: 30,
+            max_tool_steps: 4,
+            temperature: 0.0,
+            max_history_tokens: 2000,
+            dialect: None,
+            api_version: "2024-10-21".into(),
+            persona: None,
+            channel_personas: Default::default(),
+        }
+    }
+}
+
+impl LlmConfig {
+    pub fn is_configured(&self) -> bool {
+        self.base_url.is_some()
+    }
+
+    /// The dialect configured, or the one the URL implies.
+    pub fn dialect(&self) -> crate::llm::Dialect {
+        self.dialect.unwrap_or_else(|| {
+            crate::llm::Dialect::detect(self.base_url.as_deref().unwrap_or_default())
+        })
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let Some(url) = &self.base_url else {
+            return Ok(());
+        };
+        if url_origin(url).is_none() {
+            return Err(ConfigError::Invalid(format!(
+                "llm.base_url '{url}' must be an http(s) URL like https://api.openai.com/v1"
+            )));
+        }
+        if self.timeout_secs == 0 || self.max_tool_steps == 0 || self.max_tool_steps > 10 {
+            return Err(ConfigError::Invalid(
+                "llm.timeout_secs must be at least 1 and llm.max_tool_steps 1 to 10".into(),
+            ));
+        }
+        if !(0.0..=2.0).contains(&self.temperature) {
+            return Err(ConfigError::Invalid(
+                "llm.temperature must be between 0 and 2".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The client's settings, when a model is configured.
+    pub fn client_settings(&self) -> Option<crate::llm::ClientSettings> {
+        Some(crate::llm::ClientSettings {
+            base_url: self.base_url.clone()?,
+            model: self.model.clone(),
+            api_key: self.api_key.clone(),
+            timeout: std::time::Duration::from_secs(self.timeout_secs),
+            temperature: self.temperature,
+            dialect: self.dialect(),
+            api_version: self.api_version.clone(),
+        })
+    }
+}
+
 pub const SLACK_API_URL: &str = "https://slack.com/api";
 
 /// How a slash command's answer is delivered.
@@ -601,6 +694,7 @@ impl Config {
         self.tz()?;
         self.slack.validate()?;
         self.discord.validate()?;
+        self.llm.validate()?;
         if let Some(b) = self.budget_monthly {
             if b <= Decimal::ZERO {
                 return Err(ConfigError::Invalid(
@@ -733,6 +827,49 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("two webhook tokens"));
+    }
+
+    #[test]
+    fn llm_settings_from_the_file_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("costbot.toml");
+        std::fs::write(
+            &file,
+            "[llm]\nbase_url = \"https://acme.openai.azure.com\"\nmodel = \"gpt4o\"\nchannel_personas = { slack = \"engineer\" }\n",
+        )
+        .unwrap();
+        let c = Config::load(
+            Some(&file),
+            &env_of(&[("COSTBOT_LLM_API_KEY", "k3y-that-must-not-print")]),
+        )
+        .unwrap();
+        assert_eq!(c.llm.dialect(), crate::llm::Dialect::Azure);
+        assert_eq!(
+            c.llm.channel_personas.get("slack"),
+            Some(&crate::agent::llm::Persona::Engineer)
+        );
+        assert!(!format!("{c:?}").contains("k3y"));
+        assert!(!toml::to_string(&c).unwrap().contains("k3y"));
+        // Without base_url there is no model, whatever else is set.
+        assert!(Config::default().llm.client_settings().is_none());
+        for (bad, says) in [
+            ("[llm]\nbase_url = \"api.openai.com\"\n", "llm.base_url"),
+            (
+                "[llm]\nbase_url = \"http://127.0.0.1:1/v1\"\ntemperature = 3.0\n",
+                "llm.temperature",
+            ),
+            (
+                "[llm]\nbase_url = \"http://127.0.0.1:1/v1\"\nmax_tool_steps = 0\n",
+                "llm.max_tool_steps",
+            ),
+            ("[llm]\npersona = \"intern\"\n", "intern"),
+        ] {
+            std::fs::write(&file, bad).unwrap();
+            let err = Config::load(Some(&file), &env_of(&[]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(says), "{bad}: {err}");
+        }
     }
 
     #[test]

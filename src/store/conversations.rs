@@ -52,6 +52,10 @@ pub struct NewTurn<'a> {
     pub slots: Option<&'a serde_json::Value>,
     pub reply: &'a str,
     pub answer: Option<&'a serde_json::Value>,
+    /// A persona the turn asked for; it stays with the conversation.
+    pub persona: Option<&'a str>,
+    /// The language model's tokens for the reply, when a model took part.
+    pub usage: Option<crate::llm::Usage>,
 }
 
 /// Where a turn landed.
@@ -147,6 +151,23 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .last_insert_rowid();
+        if let Some(u) = t.usage {
+            sqlx::query(
+                "UPDATE messages SET prompt_tokens = ?, completion_tokens = ? WHERE id = ?",
+            )
+            .bind(u.prompt_tokens as i64)
+            .bind(u.completion_tokens as i64)
+            .bind(answer_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(p) = t.persona {
+            sqlx::query("UPDATE conversations SET persona = ? WHERE id = ?")
+                .bind(p)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+        }
         sqlx::query("UPDATE conversations SET updated_at = ? WHERE id = ?")
             .bind(&now)
             .bind(&id)
@@ -169,6 +190,35 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(message_from_row).collect()
+    }
+
+    /// The persona a conversation asked for, if it did.
+    pub async fn conversation_persona(&self, id: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar::<_, Option<String>>(
+            "SELECT persona FROM conversations WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        .flatten())
+    }
+
+    /// The language model's tokens over a conversation's turns (prompt, completion).
+    pub async fn conversation_llm_usage(
+        &self,
+        conversation_id: &str,
+    ) -> Result<crate::llm::Usage, StoreError> {
+        let (p, c): (i64, i64) = sqlx::query_as(
+            "SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(completion_tokens), 0)
+             FROM messages WHERE conversation_id = ?",
+        )
+        .bind(conversation_id)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(crate::llm::Usage {
+            prompt_tokens: p as u64,
+            completion_tokens: c as u64,
+        })
     }
 
     /// The slots of the latest user turn that had any, for follow-ups.

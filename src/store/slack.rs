@@ -210,6 +210,8 @@ mod tests {
                 slots: None,
                 reply: "A",
                 answer: None,
+                persona: None,
+                usage: None,
             })
             .await
             .unwrap();

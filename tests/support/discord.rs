@@ -186,7 +186,8 @@ async fn webhook(
     body: Bytes,
 ) -> Response {
     record(&state, &method, &uri, &headers, &body);
-    let mut m = posted(&state, CHANNEL_ID, &body);
+    let sent: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let mut m = posted(&state, CHANNEL_ID, &sent);
     m["type"] = json!(20);
     m["webhook_id"] = json!(APP);
     m["application_id"] = json!(APP);

@@ -220,7 +220,7 @@ impl PlanContext {
     }
 }
 
-/// Plans turns. The rules planner implements it; an LLM planner will too.
+/// Plans turns. The rules planner and the LLM planner implement it.
 #[async_trait]
 pub trait Planner: Send + Sync {
     async fn plan(
@@ -229,6 +229,15 @@ pub trait Planner: Send + Sync {
         previous: Option<&Slots>,
         ctx: &PlanContext,
     ) -> Result<Plan, PlanError>;
+
+    /// A planner backed by a language model. A model needs to see tool
+    /// results before it can call more tools or write its prose, which a
+    /// plan made up front cannot express, so the Agent runs such a turn
+    /// through [`LlmPlanner::converse`](crate::agent::llm::LlmPlanner::converse)
+    /// and falls back to [`Planner::plan`].
+    fn model(&self) -> Option<&crate::agent::llm::LlmPlanner> {
+        None
+    }
 }
 
 /// The deterministic planner: no model, no network, the same plan every time.
