@@ -196,13 +196,15 @@ pub fn compose(
                         .map(|p| format!(" ({})", format_percent(p)))
                         .unwrap_or_default();
                     a.summary = format!(
-                        "{what} spend per day {per_direction} by {}{per_pct}: {} a day in {} ({days_now} days, {} in total) against {} a day in {} ({days_before} days, {} in total). The periods differ in length.",
+                        "{what} spend per day {per_direction} by {}{per_pct}: {} a day in {} ({}, {} in total) against {} a day in {} ({}, {} in total). The periods differ in length.",
                         format(per_change.abs(), unit),
                         format(per_now, unit),
                         current.query.period.label(),
+                        day_count(days_now),
                         format(after, unit),
                         format(per_before, unit),
                         previous.query.period.label(),
+                        day_count(days_before),
                         format(before, unit),
                     );
                     a.figure(
@@ -285,11 +287,15 @@ pub fn compose(
                             .collect(),
                     });
                 }
-                if current.query.period.days() != previous.query.period.days() {
+                if days_now != days_before {
+                    // The headline is already per day; the table's totals are not.
+                    let table = if a.table.is_some() {
+                        "; the table compares totals"
+                    } else {
+                        ""
+                    };
                     a.notes.push(format!(
-                        "The periods differ in length ({} vs {} days); compare daily averages before drawing conclusions.",
-                        current.query.period.days(),
-                        previous.query.period.days()
+                        "The periods differ in length ({days_now} vs {days_before} days): the headline compares spend per day{table}."
                     ));
                 }
                 a.basis = Some(basis(current, Some(&previous.query.period), sample));
@@ -684,5 +690,14 @@ fn costs(
                 "How did you get that?".into(),
             ];
         }
+    }
+}
+
+/// "1 day", "7 days".
+fn day_count(days: i64) -> String {
+    if days == 1 {
+        "1 day".into()
+    } else {
+        format!("{days} days")
     }
 }
