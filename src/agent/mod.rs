@@ -6,6 +6,7 @@ pub mod ask;
 pub mod compose;
 pub mod error;
 pub mod eval;
+pub mod grounding;
 pub mod inquiry;
 pub mod planner;
 pub mod tools;
