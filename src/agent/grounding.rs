@@ -5,16 +5,19 @@
 //!   view (or two periods' totals, or one group in two periods), rounded to
 //!   the place it is written to ("$1,234.56", "$1,235", "$1.2k", "about
 //!   $1,200"); never fewer than two significant digits are assumed, so
-//!   "$1,000" is read to the hundred. "over/under/nearly X" accept a fact
+//!   "$1,000" is read to the hundred. Sums and differences are accepted only
+//!   written to the dollar or finer: near a total there are too many of them
+//!   for "about $210k" to mean anything. "over/under/nearly X" accept a fact
 //!   within 10% on the right side of X.
 //! - percentages: a change between two figures the tools pair (two periods, a
 //!   mover's before and after, forecast and budget, a spike and a typical
 //!   day, consecutive points) or a share of a total, at the written
 //!   precision. A stated direction ("up", "a drop", "-4%") must agree when the
 //!   tools give one. "half of", "a third of", "a quarter of" are shares
-//!   within 4 points; "3x" a ratio of such a pair.
+//!   within 2.5 points; "3x" a ratio of such a pair.
 //! - dates: window edges, points, forecast dates; in a sentence about a spike
-//!   only a spike's days, the highest point and window edges. Inside `code`,
+//!   or the budget only a spike's days, the highest point and window edges
+//!   (the budget's crossing day is one). Inside `code`,
 //!   Cost Explorer's exclusive End is allowed too. Months must overlap a period.
 //! - counts with a noun ("3 anomalies", "12 services") and spans ("last 7
 //!   days") must be counts or period lengths the tools returned.
@@ -112,6 +115,7 @@ fn within(m: Decimal, v: Decimal, precision: Decimal, bound: Bound) -> bool {
 fn supported(cands: &[Num], v: Decimal, precision: Decimal, bound: Bound, sign: Sign) -> bool {
     let hits: Vec<&Num> = cands
         .iter()
+        .filter(|c| !c.derived || precision <= Decimal::ONE)
         .filter(|c| within(c.value.abs(), v, precision, bound))
         .collect();
     if sign == Sign::Unknown {

@@ -17,6 +17,33 @@ pub struct Num {
     pub value: Decimal,
     /// The sign means a direction (a change), not just a level.
     pub signed: bool,
+    /// Computed here (a sum, a difference): accepted only when written to
+    /// the dollar or finer, since near a total there are many such values.
+    pub derived: bool,
+}
+
+impl Num {
+    fn level(value: Decimal) -> Self {
+        Num {
+            value,
+            signed: false,
+            derived: false,
+        }
+    }
+    fn change(value: Decimal) -> Self {
+        Num {
+            value,
+            signed: true,
+            derived: false,
+        }
+    }
+    fn derived(value: Decimal) -> Self {
+        Num {
+            value,
+            signed: false,
+            derived: true,
+        }
+    }
 }
 
 /// One tool view, structured enough to derive figures from it.
@@ -98,32 +125,23 @@ fn months_between(start: NaiveDate, end: NaiveDate) -> i64 {
 
 impl FactSet {
     fn amount(&mut self, d: Decimal) {
-        self.money.push(Num {
-            value: d,
-            signed: false,
-        });
+        self.money.push(Num::level(d));
+    }
+    fn derived_amount(&mut self, d: Decimal) {
+        self.money.push(Num::derived(d));
     }
     fn signed_amount(&mut self, d: Decimal) {
-        self.money.push(Num {
-            value: d,
-            signed: true,
-        });
+        self.money.push(Num::change(d));
     }
     fn change_pct(&mut self, before: Decimal, after: Decimal) {
         if let Some(p) = change(before, after) {
-            self.percents.push(Num {
-                value: p,
-                signed: true,
-            });
+            self.percents.push(Num::change(p));
             self.ratios.push(after / before);
         }
     }
     fn share_pct(&mut self, part: Decimal, whole: Decimal) {
         if let Some(p) = share(part, whole) {
-            self.percents.push(Num {
-                value: p,
-                signed: false,
-            });
+            self.percents.push(Num::level(p));
         }
     }
 
@@ -243,7 +261,7 @@ impl FactSet {
                 self.share_pct(*a, t);
                 // "the top 3 make up $X (78%)".
                 if i > 0 {
-                    self.amount(running);
+                    self.derived_amount(running);
                     self.share_pct(running, t);
                 }
             }
@@ -268,12 +286,12 @@ impl FactSet {
             .collect();
         for w in points.windows(2) {
             // Day over day (or month over month): "up $40 (12%) on the day before".
-            self.amount((w[1].1 - w[0].1).abs());
+            self.derived_amount((w[1].1 - w[0].1).abs());
             self.change_pct(w[0].1, w[1].1);
         }
         if let (Some(first), Some(last)) = (points.first(), points.last()) {
             self.change_pct(first.1, last.1);
-            self.amount((last.1 - first.1).abs());
+            self.derived_amount((last.1 - first.1).abs());
         }
         if let Some(max) = points.iter().max_by_key(|p| p.1) {
             self.spike_dates.insert(max.0);
@@ -288,8 +306,13 @@ impl FactSet {
             let sum: Decimal = points.iter().map(|p| p.1).sum();
             let avg = sum / Decimal::from(points.len() as i64);
             self.amount(avg);
-            if let Some(max) = points.iter().map(|p| p.1).max() {
+            let values = points.iter().map(|p| p.1);
+            if let (Some(max), Some(min)) = (values.clone().max(), values.min()) {
                 self.change_pct(avg, max);
+                self.change_pct(min, max);
+                for d in [max - min, max - avg, avg - min] {
+                    self.derived_amount(d);
+                }
             }
         }
     }
@@ -409,11 +432,11 @@ impl FactSet {
             aboves.extend(above);
             if let (Some(p), Some(t)) = (peak, typical) {
                 self.change_pct(t, p);
-                self.amount((p - t).abs());
+                self.derived_amount((p - t).abs());
             }
             impact += above.unwrap_or_default();
         }
-        self.amount(impact);
+        self.derived_amount(impact);
         v.parts.push((aboves, None));
     }
 
@@ -428,23 +451,13 @@ impl FactSet {
         }
         if let Some(t) = &a.table {
             self.counts.insert(t.rows.len() as i64);
-            for row in &t.rows {
-                let amounts: Vec<Decimal> = row.iter().filter_map(|c| c.amount).collect();
-                for (i, x) in amounts.iter().enumerate() {
-                    self.amount(*x);
-                    for y in &amounts[i + 1..] {
-                        self.amount((*y - *x).abs());
-                        self.change_pct(*x, *y);
-                    }
-                    for f in &a.figures {
-                        if let Ok(whole) = f.amount.parse::<Decimal>() {
-                            self.share_pct(*x, whole);
-                        }
-                    }
+            // The cells' pairs (before/after/change) are the views' pairs
+            // already; pairing columns here would invent "changes".
+            for c in t.rows.iter().flatten() {
+                if let Some(x) = c.amount {
+                    self.amount(x);
                 }
-                for c in row {
-                    self.text(&c.text);
-                }
+                self.text(&c.text);
             }
         }
         if let Some(s) = &a.series {
@@ -483,19 +496,11 @@ impl FactSet {
                     _ => self.amount(value),
                 },
                 Claim::Percent { value, sign, .. } => self.percents.push(match sign {
-                    Sign::Up => Num {
-                        value,
-                        signed: true,
-                    },
-                    Sign::Down => Num {
-                        value: -value,
-                        signed: true,
-                    },
-                    Sign::Unknown => Num {
-                        value,
-                        signed: false,
-                    },
+                    Sign::Up => Num::change(value),
+                    Sign::Down => Num::change(-value),
+                    Sign::Unknown => Num::level(value),
                 }),
+                // A table of days lists every day: dates, not edges or spikes.
                 Claim::Date {
                     year: Some(y),
                     month,
@@ -504,7 +509,6 @@ impl FactSet {
                 } => {
                     if let Some(d) = NaiveDate::from_ymd_opt(y, month, day) {
                         self.dates.insert(d);
-                        self.edges.insert(d);
                     }
                 }
                 Claim::Count { n, .. } => {
@@ -533,30 +537,18 @@ impl FactSet {
             for (parts, whole) in &v.parts {
                 for (i, a) in parts.iter().enumerate() {
                     for b in &parts[i + 1..] {
-                        money.push(Num {
-                            value: *a + *b,
-                            signed: false,
-                        });
-                        money.push(Num {
-                            value: (*a - *b).abs(),
-                            signed: false,
-                        });
+                        money.push(Num::derived(*a + *b));
+                        money.push(Num::derived((*a - *b).abs()));
                     }
                     if let Some(w) = whole {
-                        money.push(Num {
-                            value: (*w - *a).abs(),
-                            signed: false,
-                        });
+                        money.push(Num::derived((*w - *a).abs()));
                     }
                 }
             }
             for family in &v.diffs {
                 for (i, a) in family.iter().enumerate() {
                     for b in &family[i + 1..] {
-                        money.push(Num {
-                            value: (*a - *b).abs(),
-                            signed: false,
-                        });
+                        money.push(Num::derived((*a - *b).abs()));
                     }
                 }
             }
@@ -570,19 +562,10 @@ impl FactSet {
                 return;
             }
             let (before, after) = if s1 < s2 { (a, b) } else { (b, a) };
-            money.push(Num {
-                value: a + b,
-                signed: false,
-            });
-            money.push(Num {
-                value: (a - b).abs(),
-                signed: false,
-            });
+            money.push(Num::derived(a + b));
+            money.push(Num::derived((a - b).abs()));
             if let Some(p) = change(before, after) {
-                pct.push(Num {
-                    value: p,
-                    signed: true,
-                });
+                pct.push(Num::change(p));
             }
         };
         for (i, x) in totals.iter().enumerate() {
