@@ -45,6 +45,8 @@ def main():
             "messages": [{"role": "system", "content": SYSTEM}, {"role": "user", "content": q}],
             "tools": tools,
             "tool_choice": "required",
+            # A small model repeats its call until max_tokens when parallel calls are allowed.
+            "parallel_tool_calls": False,
             "temperature": 0,
             "max_tokens": 256,
         }
