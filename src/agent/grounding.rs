@@ -12,8 +12,8 @@
 //! - percentages: a change between two figures the tools pair (two periods, a
 //!   mover's before and after, forecast and budget, a spike and a typical
 //!   day, consecutive points) or a share of a total, at the written
-//!   precision. A stated direction ("up", "a drop", "-4%") must agree when the
-//!   tools give one. "half of", "a third of", "a quarter of" are shares
+//!   precision. A stated direction ("up", "a drop", "-4%") needs a change
+//!   that went that way (a share is no change). "half of", "a third of", "a quarter of" are shares
 //!   within 2.5 points; "3x" a ratio of such a pair.
 //! - dates: window edges, points, forecast dates; in a sentence about a spike
 //!   or the budget only a spike's days, the highest point and window edges
@@ -111,8 +111,16 @@ fn within(m: Decimal, v: Decimal, precision: Decimal, bound: Bound) -> bool {
 }
 
 /// Some candidate matches the magnitude, and when the tools say which way a
-/// matching figure moved, the prose says the same way.
-fn supported(cands: &[Num], v: Decimal, precision: Decimal, bound: Bound, sign: Sign) -> bool {
+/// matching figure moved, the prose says the same way. With `changes_only`
+/// a direction ("rose 15%") needs a change: a share of 15% is no rise.
+fn supported(
+    cands: &[Num],
+    v: Decimal,
+    precision: Decimal,
+    bound: Bound,
+    sign: Sign,
+    changes_only: bool,
+) -> bool {
     let hits: Vec<&Num> = cands
         .iter()
         .filter(|c| !c.derived || precision <= Decimal::ONE)
@@ -127,7 +135,7 @@ fn supported(cands: &[Num], v: Decimal, precision: Decimal, bound: Bound, sign: 
         Sign::Unknown => true,
     };
     let signed: Vec<&&Num> = hits.iter().filter(|c| c.signed).collect();
-    if signed.is_empty() {
+    if signed.is_empty() && !changes_only {
         !hits.is_empty()
     } else {
         signed.into_iter().any(agrees)
@@ -170,7 +178,7 @@ fn reject(claim: &Claim, set: &FactSet, money: &[Num], percents: &[Num]) -> Opti
             if set.quoted_money.iter().any(|q| q == value) {
                 return None;
             }
-            if supported(money, *value, *precision, *bound, *sign) {
+            if supported(money, *value, *precision, *bound, *sign, false) {
                 return None;
             }
             Some(match closest(money, *value) {
@@ -196,14 +204,15 @@ fn reject(claim: &Claim, set: &FactSet, money: &[Num], percents: &[Num]) -> Opti
             if set.quoted_percent.iter().any(|q| q == value) {
                 return None;
             }
-            if supported(percents, *value, *precision, *bound, *sign) {
+            if supported(percents, *value, *precision, *bound, *sign, true) {
                 return None;
             }
             Some(match closest(percents, *value) {
                 None => "no two figures of this turn give a percentage".into(),
-                Some(c) if within(c, *value, *precision, *bound) => {
-                    format!("the change of {}% went the other way", c.round_dp(1))
-                }
+                Some(_) if *sign != Sign::Unknown => format!(
+                    "no change between this turn's figures went that way by {}%",
+                    value.normalize()
+                ),
                 Some(c) => format!(
                     "no change or share between this turn's figures is {}% {}; the closest is {}%",
                     value.normalize(),

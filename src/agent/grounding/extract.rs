@@ -161,6 +161,9 @@ static MONEY_SCALE: LazyLock<Regex> =
     LazyLock::new(|| re(&format!(r"(?P<neg>-)?(?P<num>{NUM})(?P<scale>k|K|M|bn)\b")));
 static RATIO: LazyLock<Regex> =
     LazyLock::new(|| re(&format!(r"(?P<num>{NUM})\s?(?:x\b|×|times\b)")));
+static RATIO_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    re(r"(?i)\b(?:doubled|tripled|quadrupled|halved|twice as|(?:two|three|four) times)\b")
+});
 static COUNT: LazyLock<Regex> = LazyLock::new(|| {
     re(&format!(
         r"(?i)\b(?P<n>\d+|{WORD_NUMS})\s+(?:(?:{COUNT_ADJ})\s+)?(?P<noun>{COUNT_NOUNS})\b"
@@ -497,6 +500,18 @@ impl Scan {
             return Sign::Unknown;
         }
         let mut words = words.as_slice();
+        // "made up 38%" and "adds up to" are levels, not rises.
+        if words.first().is_some_and(|w| w == "up")
+            && words.get(1).is_some_and(|w| {
+                [
+                    "made", "make", "makes", "making", "add", "adds", "added", "sum", "sums",
+                    "took", "takes", "end", "ends", "ended",
+                ]
+                .contains(&w.as_str())
+            })
+        {
+            return Sign::Unknown;
+        }
         // "more than 40%" is a bound, not a direction.
         if words.len() >= 2
             && words[0] == "than"
@@ -861,6 +876,31 @@ fn money(scan: &mut Scan) {
 
 fn ratios(scan: &mut Scan) {
     let v = scan.view();
+    // "doubled" is a ratio of 2 give or take 0.1.
+    let words: Vec<_> = RATIO_WORDS
+        .find_iter(&v)
+        .map(|m| (m.start(), m.end(), m.as_str().to_lowercase()))
+        .collect();
+    for (s, e, w) in words {
+        let value = if w.starts_with("doubled") || w.starts_with("twice") || w.starts_with("two") {
+            Decimal::from(2)
+        } else if w.starts_with("tripled") || w.starts_with("three") {
+            Decimal::from(3)
+        } else if w.starts_with("quadrupled") || w.starts_with("four") {
+            Decimal::from(4)
+        } else {
+            Decimal::new(5, 1)
+        };
+        scan.push(
+            s,
+            e,
+            Claim::Ratio {
+                value,
+                precision: Decimal::new(2, 1),
+            },
+        );
+    }
+    let v = scan.view();
     for c in RATIO.captures_iter(&v) {
         let m = c.get(0).unwrap();
         let num = c.name("num").unwrap();
@@ -1072,6 +1112,17 @@ mod tests {
         assert!(
             matches!(one("the peak was 3x a normal day"), Claim::Ratio { value, .. } if value == d("3"))
         );
+        assert!(matches!(one("EC2 spend doubled"), Claim::Ratio { value, .. } if value == d("2")));
+        assert!(
+            matches!(one("it is twice as high"), Claim::Ratio { value, .. } if value == d("2"))
+        );
+        assert!(matches!(
+            one("EC2 made up 41% of the bill"),
+            Claim::Percent {
+                sign: Sign::Unknown,
+                ..
+            }
+        ));
         // The interval level is not a figure.
         let f = figures("the 80% range is $10–$12");
         assert!(
@@ -1099,8 +1150,14 @@ mod tests {
         let f = figures("from Nov 3–5");
         assert_eq!(f.len(), 2, "{f:?}");
         let f = figures("EC2 spiked on Nov 4 at $1,067.22. On Nov 5 it was back.");
-        assert!(matches!(f[0].claim, Claim::Date { spike: true, .. }), "{f:?}");
-        assert!(matches!(f[2].claim, Claim::Date { spike: false, .. }), "{f:?}");
+        assert!(
+            matches!(f[0].claim, Claim::Date { spike: true, .. }),
+            "{f:?}"
+        );
+        assert!(
+            matches!(f[2].claim, Claim::Date { spike: false, .. }),
+            "{f:?}"
+        );
         let f = figures(
             "Run `aws ce get-cost-and-usage --time-period Start=2026-10-01,End=2026-11-01`",
         );
