@@ -102,11 +102,14 @@ pub fn check(prose: &str, facts: &Facts) -> Verdict {
 fn within(m: Decimal, v: Decimal, precision: Decimal, bound: Bound) -> bool {
     let tenth = v / Decimal::from(10);
     let half = precision / Decimal::from(2);
+    let (Some(hi), Some(lo)) = (v.checked_add(tenth), v.checked_add(half)) else {
+        return false;
+    };
     match bound {
         Bound::Approx => (m - v).abs() <= half,
-        Bound::Over => m > v && m <= v + tenth,
+        Bound::Over => m > v && m <= hi,
         Bound::Under => m < v && m >= v - tenth,
-        Bound::Nearly => m <= v + half && m >= v - tenth,
+        Bound::Nearly => m <= lo && m >= v - tenth,
     }
 }
 

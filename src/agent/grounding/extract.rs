@@ -843,10 +843,14 @@ fn money(scan: &mut Scan) {
                 .name("scale")
                 .map(|s| scale_of(s.as_str()))
                 .unwrap_or(Decimal::ONE);
-            let value = raw * scale;
+            // "$9e30 billion" does not fit a Decimal: not a figure worth reading.
+            let (Some(value), Some(written)) = (raw.checked_mul(scale), written.checked_mul(scale))
+            else {
+                continue;
+            };
             let integer_text =
                 (scale == Decimal::ONE && !num.as_str().contains('.')).then(|| num.as_str());
-            let precision = effective_precision(value, written * scale, integer_text);
+            let precision = effective_precision(value, written, integer_text);
             let currency = c
                 .name("cur")
                 .and_then(|c| currency_of(c.as_str()))
@@ -1221,5 +1225,55 @@ mod tests {
             }
         );
         assert!(matches!(one("it moved 1,200 GB"), Claim::Usage { .. }));
+    }
+
+    #[test]
+    fn odd_text_never_panics() {
+        let parts = [
+            "Nov 3–5",
+            "€1,234.5",
+            "—",
+            "−$3",
+            "🙂",
+            "₹12",
+            "3 – 4 %",
+            "1–31 October 2026",
+            "`End=2026-11-01`",
+            "(",
+            ")",
+            "$",
+            "%",
+            "x",
+            "12",
+            "٣",
+            "1,2,3",
+            "., ",
+            "\n",
+            "Route 53",
+            "half of",
+            "doubled",
+            "last 7 days",
+            "EC2",
+            "us-east-1",
+            "ü",
+            "2026-11",
+            "Q3",
+        ];
+        // Every pair and triple of the parts, glued and spaced.
+        for a in parts {
+            for b in parts {
+                for c in ["", " ", "–", "€"] {
+                    let _ = figures(&format!("{a}{c}{b}"));
+                    let _ = figures(&format!("{b} {a}{c}{a}"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn huge_numbers_do_not_overflow() {
+        let _ = figures(
+            "$79,228,162,514,264,337,593,543,950,335 billion and 99999999999999999999999999999999%",
+        );
     }
 }

@@ -110,11 +110,13 @@ fn hundred() -> Decimal {
 }
 
 fn change(before: Decimal, after: Decimal) -> Option<Decimal> {
-    (!before.is_zero()).then(|| (after - before) / before.abs() * hundred())
+    (after - before)
+        .checked_div(before.abs())?
+        .checked_mul(hundred())
 }
 
 fn share(part: Decimal, whole: Decimal) -> Option<Decimal> {
-    (!whole.is_zero()).then(|| part / whole * hundred())
+    part.checked_div(whole)?.checked_mul(hundred())
 }
 
 fn months_between(start: NaiveDate, end: NaiveDate) -> i64 {
@@ -136,7 +138,7 @@ impl FactSet {
     fn change_pct(&mut self, before: Decimal, after: Decimal) {
         if let Some(p) = change(before, after) {
             self.percents.push(Num::change(p));
-            self.ratios.push(after / before);
+            self.ratios.extend(after.checked_div(before));
         }
     }
     fn share_pct(&mut self, part: Decimal, whole: Decimal) {
