@@ -439,8 +439,8 @@ impl Scan {
             }
         }
         match self.word_after(e).as_deref() {
-            Some(w) if has(UP, &w) => Sign::Up,
-            Some(w) if has(DOWN, &w) => Sign::Down,
+            Some(w) if has(UP, w) => Sign::Up,
+            Some(w) if has(DOWN, w) => Sign::Down,
             _ => Sign::Unknown,
         }
     }
