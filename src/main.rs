@@ -37,6 +37,8 @@ enum Command {
     Doctor(cli::doctor::Args),
     /// Scheduled digests: preview, post once, list.
     Digest(cli::digest::Args),
+    /// Print the tool definitions (JSON Schemas) a model is given.
+    Tools(cli::tools::Args),
 }
 
 fn init_tracing() {
@@ -62,6 +64,9 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
+    if let Command::Tools(args) = cli.command {
+        return cli::tools::run(args);
+    }
     let config = cli::load_config(cli.config.as_deref())?;
     match cli.command {
         Command::Ask(args) => cli::ask::run(config, args).await,
@@ -71,5 +76,6 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
         Command::Eval(args) => cli::eval::run(config, args).await,
         Command::Doctor(args) => cli::doctor::run(config, args).await,
         Command::Digest(args) => cli::digest::run(config, args).await,
+        Command::Tools(_) => unreachable!("handled before the configuration is loaded"),
     }
 }

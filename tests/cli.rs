@@ -185,3 +185,26 @@ fn ask_with_the_language_model_down_is_answered_by_the_rules() {
         "{stderr}"
     );
 }
+
+#[test]
+fn tools_prints_the_definitions_a_model_is_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = costbot(dir.path())
+        .args(["tools", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed, costbot::agent::tools::definitions());
+    let names: Vec<&str> = printed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, costbot::agent::tools::TOOL_NAMES);
+}

@@ -10,6 +10,7 @@ pub mod doctor;
 pub mod eval;
 pub mod index;
 pub mod serve;
+pub mod tools;
 
 use std::path::Path;
 
