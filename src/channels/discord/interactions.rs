@@ -22,6 +22,7 @@ use serenity::all::{
 
 use super::verify::{self, VerifyError};
 use super::{DiscordState, Pending, Place, Reply, MAX_TEXT_CHARS};
+use crate::digest::chat::{self as digest_chat, Command, Surface};
 use crate::http::ApiError;
 use crate::render::discord::followup_question;
 
@@ -63,7 +64,7 @@ pub async fn handle(State(state): State<DiscordState>, request: Request) -> Resp
             return bad_request(format!("the interaction could not be read: {e}"));
         }
     };
-    let Some(handled) = state.interaction(interaction) else {
+    let Some(handled) = state.interaction(interaction).await else {
         return bad_request("that interaction type is not one costbot handles");
     };
     if let Some(pending) = handled.answer {
@@ -92,10 +93,10 @@ impl Handled {
 impl DiscordState {
     /// The one handler for interactions from either path; None for a type
     /// costbot does not handle.
-    fn interaction(&self, interaction: Interaction) -> Option<Handled> {
+    async fn interaction(&self, interaction: Interaction) -> Option<Handled> {
         Some(match interaction {
             Interaction::Ping(_) => Handled::now(CreateInteractionResponse::Pong),
-            Interaction::Command(c) => self.on_command(c),
+            Interaction::Command(c) => self.on_command(c).await,
             Interaction::Component(c) => self.on_component(c),
             _ => return None,
         })
@@ -112,7 +113,7 @@ impl DiscordState {
                 return;
             }
         };
-        let Some(handled) = self.interaction(interaction) else {
+        let Some(handled) = self.interaction(interaction).await else {
             return;
         };
         let (acked, on_acked) = tokio::sync::oneshot::channel();
@@ -126,13 +127,17 @@ impl DiscordState {
         let _ = acked.send(sent.is_ok());
     }
 
-    /// `/cost ask` starts an answer and defers; `/cost help` answers at once.
-    fn on_command(&self, c: CommandInteraction) -> Handled {
+    /// `/cost ask` starts an answer and defers; `/cost help` and `/cost
+    /// digest …` (SQLite alone, fast) answer at once.
+    async fn on_command(&self, c: CommandInteraction) -> Handled {
         if c.data.name != "cost" {
             return Handled::now(ephemeral(&format!(
                 "costbot does not know `/{}`; try `/cost help`.",
                 c.data.name
             )));
+        }
+        if let Some(("digest", options)) = group(&c.data.options) {
+            return Handled::now(ephemeral(&self.on_digest(&c, options).await));
         }
         match subcommand(&c.data.options) {
             Some(("help", _)) => Handled::now(ephemeral(HELP)),
@@ -165,8 +170,51 @@ impl DiscordState {
                     }),
                 }
             }
-            _ => Handled::now(ephemeral("costbot knows `/cost ask` and `/cost help`.")),
+            _ => Handled::now(ephemeral(
+                "costbot knows `/cost ask`, `/cost help` and `/cost digest`.",
+            )),
         }
+    }
+
+    /// `/cost digest subscribe|list|unsubscribe` for this channel, through
+    /// the digests' own chat logic; the reply is for the asker only.
+    async fn on_digest(&self, c: &CommandInteraction, options: &[CommandDataOption]) -> String {
+        let text = |opts: &[CommandDataOption], name: &str| {
+            opts.iter()
+                .find(|o| o.name == name)
+                .and_then(|o| match &o.value {
+                    CommandDataOptionValue::String(s) => Some(s.clone()),
+                    _ => None,
+                })
+        };
+        let command = match subcommand(options) {
+            Some(("subscribe", o)) => Command::Subscribe {
+                schedule: text(o, "schedule").unwrap_or_default(),
+                time_zone: text(o, "time_zone").unwrap_or_default(),
+                name: text(o, "name"),
+            },
+            Some(("list", _)) => Command::List,
+            Some(("unsubscribe", o)) => Command::Unsubscribe {
+                name: text(o, "name"),
+            },
+            _ => Command::Usage,
+        };
+        if matches!(
+            command,
+            Command::Subscribe { .. } | Command::Unsubscribe { .. }
+        ) {
+            if let Err(why) = may_change_digests(c) {
+                return why.into();
+            }
+        }
+        digest_chat::run(
+            self.store(),
+            Surface::Discord,
+            &command,
+            &format!("discord:{}", c.channel_id.get()),
+            &format!("discord:user:{}", c.user.id.get()),
+        )
+        .await
     }
 
     /// A follow-up button asks its question in the pressed message's
@@ -201,6 +249,41 @@ fn place(c: &CommandInteraction) -> Place {
         channel: c.channel_id.get(),
         user: c.user.id.get(),
         private_channel: c.context == Some(InteractionContext::PrivateChannel),
+    }
+}
+
+/// Who may subscribe a channel to digests or stop one: in a server, a
+/// member with Manage Channels there (Discord sends the member's
+/// permissions in this channel, overwrites included, with the signed
+/// interaction); in a DM with costbot, that person. Discord has no
+/// per-subcommand default permissions, so this is checked here.
+fn may_change_digests(c: &CommandInteraction) -> Result<(), &'static str> {
+    if c.guild_id.is_some() {
+        let allowed = c
+            .member
+            .as_ref()
+            .and_then(|m| m.permissions)
+            .is_some_and(|p| p.manage_channels() || p.administrator());
+        return if allowed {
+            Ok(())
+        } else {
+            Err("Only members who may manage this channel (Manage Channels) can subscribe it to digests or unsubscribe them; `/cost digest list` is open to all.")
+        };
+    }
+    match c.context {
+        Some(InteractionContext::PrivateChannel) => {
+            Err("Digests post to a server channel or to your DM with costbot; run this there.")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A subcommand group and its options (`/cost digest list` → ("digest", [list])).
+fn group(options: &[CommandDataOption]) -> Option<(&str, &[CommandDataOption])> {
+    let first = options.first()?;
+    match &first.value {
+        CommandDataOptionValue::SubCommandGroup(o) => Some((first.name.as_str(), o.as_slice())),
+        _ => None,
     }
 }
 
