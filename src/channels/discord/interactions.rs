@@ -1,5 +1,6 @@
-//! Interactions — PING, `/cost` and the follow-up buttons — whichever way
-//! they come: at `POST /discord/interactions` or over the gateway.
+//! Interactions — PING, `/cost` (with `/cost digest …`) and the follow-up
+//! buttons — whichever way they come: at `POST /discord/interactions` or
+//! over the gateway.
 //!
 //! One handler ([`DiscordState::interaction`]) decides the response and the
 //! answer to start. Over HTTP the body is bounded and its signature checked
@@ -36,7 +37,8 @@ pub const HELP: &str = "Ask me about your AWS bill with `/cost ask`, for example
 • `/cost ask question: top 5 services this month`\n\
 • `/cost ask question: will we stay within budget this month?`\n\
 • `/cost ask question: how can we cut NAT gateway costs?`\n\
-Follow up in the same channel (`/cost ask question: and the month before?`) or with the buttons under an answer; anyone in the channel may.";
+Follow up in the same channel (`/cost ask question: and the month before?`) or with the buttons under an answer; anyone in the channel may.\n\
+A digest every morning here: `/cost digest subscribe schedule: daily 09:00 time_zone: Europe/Paris` (needs Manage Channels); `/cost digest list` shows them.";
 
 pub async fn handle(State(state): State<DiscordState>, request: Request) -> Response {
     let body = match read_verified(&state, request).await {
