@@ -178,6 +178,65 @@ async fn digest_commands_subscribe_list_and_unsubscribe_the_channel_they_are_run
         "{list}"
     );
 
+    // An administrator may too, and so may someone in a DM with costbot.
+    let admin = command(
+        &s.url,
+        "subscribe",
+        &[
+            ("schedule", "monthly 1 08:00"),
+            ("time_zone", "UTC"),
+            ("name", "admins"),
+        ],
+        0x8,
+    )
+    .await;
+    assert!(admin.starts_with("Subscribed: digest 'admins'"), "{admin}");
+    let dm = discord::digest(
+        "tok-dm",
+        Origin::Dm { user: "9" },
+        "subscribe",
+        &[
+            ("schedule", "weekly fri 17:00"),
+            ("time_zone", "Asia/Tokyo"),
+        ],
+        0,
+    );
+    let r: Value = discord::post(&s.url, &dm).await.json().await.unwrap();
+    assert!(
+        r["data"]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("Subscribed: digest '1100000000000000099-weekly'"),
+        "{r}"
+    );
+    let kept = s.store.digest_subscriptions().await.unwrap();
+    let to: Vec<(&str, &str)> = kept
+        .iter()
+        .map(|s| (s.name.as_str(), s.destination.as_str()))
+        .collect();
+    assert_eq!(
+        to,
+        [
+            ("1100000000000000099-weekly", "discord:1100000000000000099"),
+            ("admins", &format!("discord:{CHANNEL_ID}")[..]),
+        ]
+    );
+
+    // Typing a zone gets IANA names to pick (type 8).
+    let typing = discord::typing_time_zone(
+        "tok-typing",
+        Origin::Guild {
+            channel: CHANNEL_ID,
+            user: "7",
+        },
+        "new_y",
+    );
+    let r: Value = discord::post(&s.url, &typing).await.json().await.unwrap();
+    assert_eq!(
+        r,
+        serde_json::json!({"type": 8, "data": {"choices": [{"name": "America/New_York", "value": "America/New_York"}]}})
+    );
+
     // Every reply was the HTTP response: nothing else reached Discord.
     assert!(
         fake.calls()

@@ -450,7 +450,8 @@ async fn commands_are_registered_at_start_in_the_guild_or_globally_and_failures_
         option(2, "digest", "Scheduled cost digests posted to this channel", false, None, vec![
             sub("subscribe", "Post a cost digest to this channel on a schedule", vec![
                 text("schedule", "daily 09:00, weekdays 09:00, weekly mon 09:00 or monthly 1 09:00", 40, true),
-                text("time_zone", "An IANA time zone, for example Europe/Paris or UTC", 64, true),
+                text("time_zone", "An IANA time zone, for example Europe/Paris or UTC", 64, true)
+                    .tap(|o| o["autocomplete"] = json!(true)),
                 text("name", "The digest's name (letters, digits, - or _); by default channel-schedule", 64, false),
             ]),
             sub("list", "The digests made in chat, with their next run times", vec![]),

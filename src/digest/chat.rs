@@ -69,6 +69,33 @@ impl Surface {
     }
 }
 
+/// IANA zone names for what someone has typed so far (Discord's
+/// autocomplete): names starting with it first, then names containing it,
+/// case-insensitively, at most `max`. Nothing typed: the common ones.
+pub fn time_zones_matching(typed: &str, max: usize) -> Vec<&'static str> {
+    const COMMON: [&str; 8] = [
+        "UTC",
+        "Europe/London",
+        "Europe/Paris",
+        "Europe/Berlin",
+        "America/New_York",
+        "America/Los_Angeles",
+        "Asia/Tokyo",
+        "Australia/Sydney",
+    ];
+    let typed = typed.trim().to_ascii_lowercase();
+    if typed.is_empty() {
+        return COMMON.iter().take(max).copied().collect();
+    }
+    let names = || chrono_tz::TZ_VARIANTS.iter().map(|t| t.name());
+    let starts = names().filter(|n| n.to_ascii_lowercase().starts_with(&typed));
+    let inside = names().filter(|n| {
+        let n = n.to_ascii_lowercase();
+        !n.starts_with(&typed) && n.contains(&typed)
+    });
+    starts.chain(inside).take(max).collect()
+}
+
 /// Whether a command's text is a digest command ("digest ...").
 pub fn is_digest_command(text: &str) -> bool {
     let t = text.trim_start();
@@ -350,6 +377,22 @@ mod tests {
             .starts_with("Digest commands"));
         assert!(is_digest_command("Digest list") && !is_digest_command("digests cost?"));
         store.close().await;
+    }
+
+    #[test]
+    fn time_zones_are_suggested_from_what_was_typed() {
+        assert_eq!(
+            time_zones_matching("", 3),
+            ["UTC", "Europe/London", "Europe/Paris"]
+        );
+        let paris = time_zones_matching("pari", 25);
+        assert_eq!(paris, ["Europe/Paris"]);
+        let europe = time_zones_matching("EUROPE/", 25);
+        assert_eq!(europe.len(), 25);
+        assert!(europe.iter().all(|z| z.starts_with("Europe/")));
+        let york = time_zones_matching("york", 25);
+        assert!(york.contains(&"America/New_York"), "{york:?}");
+        assert!(time_zones_matching("Mars/", 25).is_empty());
     }
 
     #[test]

@@ -662,6 +662,20 @@ pub fn digest(
     })
 }
 
+/// Discord asking for suggestions while `typed` is being written in
+/// `/cost digest subscribe time_zone:` (APPLICATION_COMMAND_AUTOCOMPLETE).
+pub fn typing_time_zone(token: &str, from: Origin<'_>, typed: &str) -> Value {
+    interaction(
+        4,
+        token,
+        from,
+        json!({"id": "1200000000000000000", "name": "cost", "type": 1,
+            "options": [{"name": "digest", "type": 2, "options": [{"name": "subscribe", "type": 1, "options": [
+                {"name": "schedule", "type": 3, "value": "daily 09:00"},
+                {"name": "time_zone", "type": 3, "value": typed, "focused": true}]}]}]}),
+    )
+}
+
 /// A press of a button with `custom_id` under one of costbot's messages.
 pub fn press(token: &str, from: Origin<'_>, custom_id: &str) -> Value {
     interaction(
@@ -682,7 +696,7 @@ pub fn press(token: &str, from: Origin<'_>, custom_id: &str) -> Value {
     })
 }
 
-trait Tap {
+pub trait Tap {
     fn tap(self, f: impl FnOnce(&mut Self)) -> Self;
 }
 

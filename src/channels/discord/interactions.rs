@@ -18,7 +18,8 @@ use axum::Json;
 use serde::Deserialize;
 use serenity::all::{
     CommandDataOption, CommandDataOptionValue, CommandInteraction, ComponentInteraction,
-    CreateInteractionResponse, CreateInteractionResponseMessage, Interaction, InteractionContext,
+    CreateAutocompleteResponse, CreateInteractionResponse, CreateInteractionResponseMessage,
+    Interaction, InteractionContext,
 };
 
 use super::verify::{self, VerifyError};
@@ -31,6 +32,7 @@ use crate::render::discord::followup_question;
 const PING: u8 = 1;
 const APPLICATION_COMMAND: u8 = 2;
 const MESSAGE_COMPONENT: u8 = 3;
+const APPLICATION_COMMAND_AUTOCOMPLETE: u8 = 4;
 
 pub const HELP: &str = "Ask me about your AWS bill with `/cost ask`, for example:\n\
 • `/cost ask question: why did EC2 go up last week?`\n\
@@ -54,9 +56,12 @@ pub async fn handle(State(state): State<DiscordState>, request: Request) -> Resp
         Ok(k) => k.kind,
         Err(e) => return bad_request(format!("not a Discord interaction: {e}")),
     };
-    if !matches!(kind, PING | APPLICATION_COMMAND | MESSAGE_COMPONENT) {
+    if !matches!(
+        kind,
+        PING | APPLICATION_COMMAND | MESSAGE_COMPONENT | APPLICATION_COMMAND_AUTOCOMPLETE
+    ) {
         return bad_request(format!(
-            "interaction type {kind} is not one costbot handles: it answers PING (1), APPLICATION_COMMAND (2) and MESSAGE_COMPONENT (3)"
+            "interaction type {kind} is not one costbot handles: it answers PING (1), APPLICATION_COMMAND (2), MESSAGE_COMPONENT (3) and APPLICATION_COMMAND_AUTOCOMPLETE (4)"
         ));
     }
     let interaction: Interaction = match serde_json::from_slice(&body) {
@@ -100,6 +105,7 @@ impl DiscordState {
             Interaction::Ping(_) => Handled::now(CreateInteractionResponse::Pong),
             Interaction::Command(c) => self.on_command(c).await,
             Interaction::Component(c) => self.on_component(c),
+            Interaction::Autocomplete(c) => Handled::now(autocomplete(&c)),
             _ => return None,
         })
     }
@@ -110,6 +116,7 @@ impl DiscordState {
         let (id, token) = match &interaction {
             Interaction::Command(c) => (c.id.get(), c.token.clone()),
             Interaction::Component(c) => (c.id.get(), c.token.clone()),
+            Interaction::Autocomplete(c) => (c.id.get(), c.token.clone()),
             other => {
                 tracing::debug!(kind = ?other.kind(), "an interaction costbot does not handle");
                 return;
@@ -252,6 +259,19 @@ fn place(c: &CommandInteraction) -> Place {
         user: c.user.id.get(),
         private_channel: c.context == Some(InteractionContext::PrivateChannel),
     }
+}
+
+/// Suggestions for the option being typed: IANA zones for `/cost digest
+/// subscribe time_zone:` (the only option with autocomplete).
+fn autocomplete(c: &CommandInteraction) -> CreateInteractionResponse {
+    let mut choices = CreateAutocompleteResponse::new();
+    if let Some(typing) = c.data.autocomplete().filter(|o| o.name == "time_zone") {
+        // Discord shows at most 25.
+        for zone in digest_chat::time_zones_matching(typing.value, 25) {
+            choices = choices.add_string_choice(zone, zone);
+        }
+    }
+    CreateInteractionResponse::Autocomplete(choices)
 }
 
 /// Who may subscribe a channel to digests or stop one: in a server, a

@@ -335,7 +335,8 @@ fn digest_group() -> CreateCommandOption {
                 "An IANA time zone, for example Europe/Paris or UTC",
                 64,
             )
-            .required(true),
+            .required(true)
+            .set_autocomplete(true),
         )
         .add_sub_option(text(
             "name",
