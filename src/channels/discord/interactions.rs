@@ -383,6 +383,14 @@ mod tests {
             serde_json::from_value(json!([{"name": "question", "type": 3, "value": "x"}])).unwrap();
         assert!(subcommand(&not_a_subcommand).is_none());
         assert!(subcommand(&[]).is_none());
+        let digest: Vec<CommandDataOption> = serde_json::from_value(json!([
+            {"name": "digest", "type": 2, "options": [{"name": "list", "type": 1, "options": []}]}
+        ]))
+        .unwrap();
+        let (name, options) = group(&digest).unwrap();
+        assert_eq!(name, "digest");
+        assert_eq!(subcommand(options).unwrap().0, "list");
+        assert!(group(&ask).is_none() && subcommand(&digest).is_none());
     }
 
     #[test]
