@@ -426,7 +426,48 @@ async fn commands_are_registered_at_start_in_the_guild_or_globally_and_failures_
         .iter()
         .map(|o| o["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["ask", "help"]);
+    assert_eq!(names, ["ask", "help", "digest"]);
+    // The digest group, exactly as Discord gets it (serenity writes every
+    // field): typed string options, the required ones first, lengths bounded.
+    let option = |kind: u8,
+                  name: &str,
+                  description: &str,
+                  required: bool,
+                  max: Option<u16>,
+                  options: Vec<Value>| {
+        json!({"type": kind, "name": name, "description": description, "required": required,
+            "autocomplete": false, "channel_types": [], "choices": [], "max_length": max,
+            "min_length": null, "max_value": null, "min_value": null, "options": options})
+    };
+    let text = |name: &str, description: &str, max: u16, required: bool| {
+        option(3, name, description, required, Some(max), vec![])
+    };
+    let sub = |name: &str, description: &str, options: Vec<Value>| {
+        option(1, name, description, false, None, options)
+    };
+    assert_eq!(
+        options[2],
+        option(2, "digest", "Scheduled cost digests posted to this channel", false, None, vec![
+            sub("subscribe", "Post a cost digest to this channel on a schedule", vec![
+                text("schedule", "daily 09:00, weekdays 09:00, weekly mon 09:00 or monthly 1 09:00", 40, true),
+                text("time_zone", "An IANA time zone, for example Europe/Paris or UTC", 64, true)
+                    .tap(|o| o["autocomplete"] = json!(true)),
+                text("name", "The digest's name (letters, digits, - or _); by default channel-schedule", 64, false),
+            ]),
+            sub("list", "The digests made in chat, with their next run times", vec![]),
+            sub("unsubscribe", "Stop a digest made in chat", vec![
+                text("name", "The digest's name, as /cost digest list shows it", 64, true),
+            ]),
+        ]),
+        "{}",
+        serde_json::to_string_pretty(&options[2]).unwrap()
+    );
+    // No default permission on /cost: who may change digests is checked per use.
+    assert!(
+        cost.get("default_member_permissions")
+            .is_none_or(Value::is_null),
+        "{cost}"
+    );
     assert_eq!(options[0]["type"], 1, "a subcommand");
     let question = &options[0]["options"][0];
     assert_eq!(

@@ -3,8 +3,8 @@
 //! its channel (typing first, a reply referencing the question), keeps the
 //! channel's conversation for a follow-up, ignores bots and messages not for
 //! it, answers DMs, resumes after the socket drops (getting the message it
-//! missed), takes /cost over the gateway through the interaction callback,
-//! and leaves with close code 1000 on shutdown.
+//! missed), takes /cost (and /cost digest) over the gateway through the
+//! interaction callback, and leaves with close code 1000 on shutdown.
 
 use std::time::{Duration, Instant};
 
@@ -451,6 +451,43 @@ async fn slash_commands_and_buttons_over_the_gateway_are_acknowledged_by_callbac
         .as_str()
         .unwrap()
         .contains("/cost ask"));
+
+    // /cost digest subscribe is answered in the callback too, and kept for this channel.
+    let subscribe = digest(
+        "gw-tok-4",
+        Origin::Guild {
+            channel: CHANNEL_ID,
+            user: "7",
+        },
+        "subscribe",
+        &[
+            ("schedule", "weekdays 08:30"),
+            ("time_zone", "America/New_York"),
+            ("name", "gw-digest"),
+        ],
+        MANAGE_CHANNELS,
+    );
+    let id = subscribe["id"].as_str().unwrap().to_string();
+    gw.dispatch("INTERACTION_CREATE", subscribe);
+    let callback = format!("/api/v10/interactions/{id}/gw-tok-4/callback");
+    let calls = fake
+        .wait_for("the digest reply", WAIT, |c| {
+            c.iter().any(|c| c.path == callback)
+        })
+        .await;
+    let reply = calls.iter().find(|c| c.path == callback).unwrap();
+    assert_eq!(reply.body["type"], 4);
+    assert_eq!(reply.body["data"]["flags"], 64);
+    assert!(
+        reply.body["data"]["content"].as_str().unwrap().starts_with(
+            "Subscribed: digest 'gw-digest' (weekdays 08:30 America/New_York) posts here"
+        ),
+        "{}",
+        reply.body
+    );
+    let kept = s.store.digest_subscriptions().await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].destination, format!("discord:{CHANNEL_ID}"));
     s.stop().await;
 }
 

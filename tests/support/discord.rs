@@ -632,6 +632,50 @@ pub fn help(token: &str, from: Origin<'_>) -> Value {
     )
 }
 
+/// Discord's MANAGE_CHANNELS permission bit.
+pub const MANAGE_CHANNELS: u64 = 1 << 4;
+
+/// `/cost digest <sub> <options…>` (string options), from a member with
+/// `permissions` in the channel (a guild's `member.permissions`).
+pub fn digest(
+    token: &str,
+    from: Origin<'_>,
+    sub: &str,
+    options: &[(&str, &str)],
+    permissions: u64,
+) -> Value {
+    let options: Vec<Value> = options
+        .iter()
+        .map(|(name, value)| json!({"name": name, "type": 3, "value": value}))
+        .collect();
+    interaction(
+        2,
+        token,
+        from,
+        json!({"id": "1200000000000000000", "name": "cost", "type": 1,
+            "options": [{"name": "digest", "type": 2, "options": [{"name": sub, "type": 1, "options": options}]}]}),
+    )
+    .tap(|v| {
+        if v.get("member").is_some() {
+            v["member"]["permissions"] = json!(permissions.to_string());
+        }
+    })
+}
+
+/// Discord asking for suggestions while `typed` is being written in
+/// `/cost digest subscribe time_zone:` (APPLICATION_COMMAND_AUTOCOMPLETE).
+pub fn typing_time_zone(token: &str, from: Origin<'_>, typed: &str) -> Value {
+    interaction(
+        4,
+        token,
+        from,
+        json!({"id": "1200000000000000000", "name": "cost", "type": 1,
+            "options": [{"name": "digest", "type": 2, "options": [{"name": "subscribe", "type": 1, "options": [
+                {"name": "schedule", "type": 3, "value": "daily 09:00"},
+                {"name": "time_zone", "type": 3, "value": typed, "focused": true}]}]}]}),
+    )
+}
+
 /// A press of a button with `custom_id` under one of costbot's messages.
 pub fn press(token: &str, from: Origin<'_>, custom_id: &str) -> Value {
     interaction(
@@ -652,7 +696,7 @@ pub fn press(token: &str, from: Origin<'_>, custom_id: &str) -> Value {
     })
 }
 
-trait Tap {
+pub trait Tap {
     fn tap(self, f: impl FnOnce(&mut Self)) -> Self;
 }
 

@@ -1,5 +1,6 @@
-//! Interactions — PING, `/cost` and the follow-up buttons — whichever way
-//! they come: at `POST /discord/interactions` or over the gateway.
+//! Interactions — PING, `/cost` (with `/cost digest …`) and the follow-up
+//! buttons — whichever way they come: at `POST /discord/interactions` or
+//! over the gateway.
 //!
 //! One handler ([`DiscordState::interaction`]) decides the response and the
 //! answer to start. Over HTTP the body is bounded and its signature checked
@@ -17,11 +18,13 @@ use axum::Json;
 use serde::Deserialize;
 use serenity::all::{
     CommandDataOption, CommandDataOptionValue, CommandInteraction, ComponentInteraction,
-    CreateInteractionResponse, CreateInteractionResponseMessage, Interaction, InteractionContext,
+    CreateAutocompleteResponse, CreateInteractionResponse, CreateInteractionResponseMessage,
+    Interaction, InteractionContext,
 };
 
 use super::verify::{self, VerifyError};
 use super::{DiscordState, Pending, Place, Reply, MAX_TEXT_CHARS};
+use crate::digest::chat::{self as digest_chat, Command, Surface};
 use crate::http::ApiError;
 use crate::render::discord::followup_question;
 
@@ -29,13 +32,15 @@ use crate::render::discord::followup_question;
 const PING: u8 = 1;
 const APPLICATION_COMMAND: u8 = 2;
 const MESSAGE_COMPONENT: u8 = 3;
+const APPLICATION_COMMAND_AUTOCOMPLETE: u8 = 4;
 
 pub const HELP: &str = "Ask me about your AWS bill with `/cost ask`, for example:\n\
 • `/cost ask question: why did EC2 go up last week?`\n\
 • `/cost ask question: top 5 services this month`\n\
 • `/cost ask question: will we stay within budget this month?`\n\
 • `/cost ask question: how can we cut NAT gateway costs?`\n\
-Follow up in the same channel (`/cost ask question: and the month before?`) or with the buttons under an answer; anyone in the channel may.";
+Follow up in the same channel (`/cost ask question: and the month before?`) or with the buttons under an answer; anyone in the channel may.\n\
+A digest every morning here: `/cost digest subscribe schedule: daily 09:00 time_zone: Europe/Paris` (needs Manage Channels); `/cost digest list` shows them.";
 
 pub async fn handle(State(state): State<DiscordState>, request: Request) -> Response {
     let body = match read_verified(&state, request).await {
@@ -51,9 +56,12 @@ pub async fn handle(State(state): State<DiscordState>, request: Request) -> Resp
         Ok(k) => k.kind,
         Err(e) => return bad_request(format!("not a Discord interaction: {e}")),
     };
-    if !matches!(kind, PING | APPLICATION_COMMAND | MESSAGE_COMPONENT) {
+    if !matches!(
+        kind,
+        PING | APPLICATION_COMMAND | MESSAGE_COMPONENT | APPLICATION_COMMAND_AUTOCOMPLETE
+    ) {
         return bad_request(format!(
-            "interaction type {kind} is not one costbot handles: it answers PING (1), APPLICATION_COMMAND (2) and MESSAGE_COMPONENT (3)"
+            "interaction type {kind} is not one costbot handles: it answers PING (1), APPLICATION_COMMAND (2), MESSAGE_COMPONENT (3) and APPLICATION_COMMAND_AUTOCOMPLETE (4)"
         ));
     }
     let interaction: Interaction = match serde_json::from_slice(&body) {
@@ -63,7 +71,7 @@ pub async fn handle(State(state): State<DiscordState>, request: Request) -> Resp
             return bad_request(format!("the interaction could not be read: {e}"));
         }
     };
-    let Some(handled) = state.interaction(interaction) else {
+    let Some(handled) = state.interaction(interaction).await else {
         return bad_request("that interaction type is not one costbot handles");
     };
     if let Some(pending) = handled.answer {
@@ -92,11 +100,12 @@ impl Handled {
 impl DiscordState {
     /// The one handler for interactions from either path; None for a type
     /// costbot does not handle.
-    fn interaction(&self, interaction: Interaction) -> Option<Handled> {
+    async fn interaction(&self, interaction: Interaction) -> Option<Handled> {
         Some(match interaction {
             Interaction::Ping(_) => Handled::now(CreateInteractionResponse::Pong),
-            Interaction::Command(c) => self.on_command(c),
+            Interaction::Command(c) => self.on_command(c).await,
             Interaction::Component(c) => self.on_component(c),
+            Interaction::Autocomplete(c) => Handled::now(autocomplete(&c)),
             _ => return None,
         })
     }
@@ -107,12 +116,13 @@ impl DiscordState {
         let (id, token) = match &interaction {
             Interaction::Command(c) => (c.id.get(), c.token.clone()),
             Interaction::Component(c) => (c.id.get(), c.token.clone()),
+            Interaction::Autocomplete(c) => (c.id.get(), c.token.clone()),
             other => {
                 tracing::debug!(kind = ?other.kind(), "an interaction costbot does not handle");
                 return;
             }
         };
-        let Some(handled) = self.interaction(interaction) else {
+        let Some(handled) = self.interaction(interaction).await else {
             return;
         };
         let (acked, on_acked) = tokio::sync::oneshot::channel();
@@ -126,13 +136,17 @@ impl DiscordState {
         let _ = acked.send(sent.is_ok());
     }
 
-    /// `/cost ask` starts an answer and defers; `/cost help` answers at once.
-    fn on_command(&self, c: CommandInteraction) -> Handled {
+    /// `/cost ask` starts an answer and defers; `/cost help` and `/cost
+    /// digest …` (SQLite alone, fast) answer at once.
+    async fn on_command(&self, c: CommandInteraction) -> Handled {
         if c.data.name != "cost" {
             return Handled::now(ephemeral(&format!(
                 "costbot does not know `/{}`; try `/cost help`.",
                 c.data.name
             )));
+        }
+        if let Some(("digest", options)) = group(&c.data.options) {
+            return Handled::now(ephemeral(&self.on_digest(&c, options).await));
         }
         match subcommand(&c.data.options) {
             Some(("help", _)) => Handled::now(ephemeral(HELP)),
@@ -165,8 +179,51 @@ impl DiscordState {
                     }),
                 }
             }
-            _ => Handled::now(ephemeral("costbot knows `/cost ask` and `/cost help`.")),
+            _ => Handled::now(ephemeral(
+                "costbot knows `/cost ask`, `/cost help` and `/cost digest`.",
+            )),
         }
+    }
+
+    /// `/cost digest subscribe|list|unsubscribe` for this channel, through
+    /// the digests' own chat logic; the reply is for the asker only.
+    async fn on_digest(&self, c: &CommandInteraction, options: &[CommandDataOption]) -> String {
+        let text = |opts: &[CommandDataOption], name: &str| {
+            opts.iter()
+                .find(|o| o.name == name)
+                .and_then(|o| match &o.value {
+                    CommandDataOptionValue::String(s) => Some(s.clone()),
+                    _ => None,
+                })
+        };
+        let command = match subcommand(options) {
+            Some(("subscribe", o)) => Command::Subscribe {
+                schedule: text(o, "schedule").unwrap_or_default(),
+                time_zone: text(o, "time_zone").unwrap_or_default(),
+                name: text(o, "name"),
+            },
+            Some(("list", _)) => Command::List,
+            Some(("unsubscribe", o)) => Command::Unsubscribe {
+                name: text(o, "name"),
+            },
+            _ => Command::Usage,
+        };
+        if matches!(
+            command,
+            Command::Subscribe { .. } | Command::Unsubscribe { .. }
+        ) {
+            if let Err(why) = may_change_digests(c) {
+                return why.into();
+            }
+        }
+        digest_chat::run(
+            self.store(),
+            Surface::Discord,
+            &command,
+            &format!("discord:{}", c.channel_id.get()),
+            &format!("discord:user:{}", c.user.id.get()),
+        )
+        .await
     }
 
     /// A follow-up button asks its question in the pressed message's
@@ -201,6 +258,54 @@ fn place(c: &CommandInteraction) -> Place {
         channel: c.channel_id.get(),
         user: c.user.id.get(),
         private_channel: c.context == Some(InteractionContext::PrivateChannel),
+    }
+}
+
+/// Suggestions for the option being typed: IANA zones for `/cost digest
+/// subscribe time_zone:` (the only option with autocomplete).
+fn autocomplete(c: &CommandInteraction) -> CreateInteractionResponse {
+    let mut choices = CreateAutocompleteResponse::new();
+    if let Some(typing) = c.data.autocomplete().filter(|o| o.name == "time_zone") {
+        // Discord shows at most 25.
+        for zone in digest_chat::time_zones_matching(typing.value, 25) {
+            choices = choices.add_string_choice(zone, zone);
+        }
+    }
+    CreateInteractionResponse::Autocomplete(choices)
+}
+
+/// Who may subscribe a channel to digests or stop one: in a server, a
+/// member with Manage Channels there (Discord sends the member's
+/// permissions in this channel, overwrites included, with the signed
+/// interaction); in a DM with costbot, that person. Discord has no
+/// per-subcommand default permissions, so this is checked here.
+fn may_change_digests(c: &CommandInteraction) -> Result<(), &'static str> {
+    if c.guild_id.is_some() {
+        let allowed = c
+            .member
+            .as_ref()
+            .and_then(|m| m.permissions)
+            .is_some_and(|p| p.manage_channels() || p.administrator());
+        return if allowed {
+            Ok(())
+        } else {
+            Err("Only members who may manage this channel (Manage Channels) can subscribe it to digests or unsubscribe them; `/cost digest list` is open to all.")
+        };
+    }
+    match c.context {
+        Some(InteractionContext::PrivateChannel) => {
+            Err("Digests post to a server channel or to your DM with costbot; run this there.")
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A subcommand group and its options (`/cost digest list` → ("digest", [list])).
+fn group(options: &[CommandDataOption]) -> Option<(&str, &[CommandDataOption])> {
+    let first = options.first()?;
+    match &first.value {
+        CommandDataOptionValue::SubCommandGroup(o) => Some((first.name.as_str(), o.as_slice())),
+        _ => None,
     }
 }
 
@@ -278,6 +383,14 @@ mod tests {
             serde_json::from_value(json!([{"name": "question", "type": 3, "value": "x"}])).unwrap();
         assert!(subcommand(&not_a_subcommand).is_none());
         assert!(subcommand(&[]).is_none());
+        let digest: Vec<CommandDataOption> = serde_json::from_value(json!([
+            {"name": "digest", "type": 2, "options": [{"name": "list", "type": 1, "options": []}]}
+        ]))
+        .unwrap();
+        let (name, options) = group(&digest).unwrap();
+        assert_eq!(name, "digest");
+        assert_eq!(subcommand(options).unwrap().0, "list");
+        assert!(group(&ask).is_none() && subcommand(&digest).is_none());
     }
 
     #[test]

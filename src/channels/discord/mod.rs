@@ -1,5 +1,5 @@
-//! Discord: `/cost ask`, `/cost help` and the follow-up buttons under an
-//! answer, at `POST /discord/interactions` or over the gateway; and chat
+//! Discord: `/cost ask`, `/cost help`, `/cost digest …` and the follow-up
+//! buttons under an answer, at `POST /discord/interactions` or over the gateway; and chat
 //! over the gateway — mentions and DMs ([`chat`], [`gateway`]).
 //!
 //! Every HTTP request is verified ([`verify`]: Ed25519 with serenity's

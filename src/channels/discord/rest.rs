@@ -298,7 +298,72 @@ pub fn commands() -> Vec<CreateCommand> {
             CommandOptionType::SubCommand,
             "help",
             "What costbot can answer, with examples",
-        ))]
+        ))
+        .add_option(digest_group())]
+}
+
+/// `/cost digest subscribe|list|unsubscribe`. Discord sets permissions per
+/// command, not per subcommand, so who may subscribe is checked when the
+/// command comes (the member's permissions in the channel, which Discord
+/// sends with it).
+fn digest_group() -> CreateCommandOption {
+    let text = |name: &str, description: &str, max: u16| {
+        CreateCommandOption::new(CommandOptionType::String, name, description).max_length(max)
+    };
+    CreateCommandOption::new(
+        CommandOptionType::SubCommandGroup,
+        "digest",
+        "Scheduled cost digests posted to this channel",
+    )
+    .add_sub_option(
+        CreateCommandOption::new(
+            CommandOptionType::SubCommand,
+            "subscribe",
+            "Post a cost digest to this channel on a schedule",
+        )
+        .add_sub_option(
+            text(
+                "schedule",
+                "daily 09:00, weekdays 09:00, weekly mon 09:00 or monthly 1 09:00",
+                40,
+            )
+            .required(true),
+        )
+        .add_sub_option(
+            text(
+                "time_zone",
+                "An IANA time zone, for example Europe/Paris or UTC",
+                64,
+            )
+            .required(true)
+            .set_autocomplete(true),
+        )
+        .add_sub_option(text(
+            "name",
+            "The digest's name (letters, digits, - or _); by default channel-schedule",
+            64,
+        )),
+    )
+    .add_sub_option(CreateCommandOption::new(
+        CommandOptionType::SubCommand,
+        "list",
+        "The digests made in chat, with their next run times",
+    ))
+    .add_sub_option(
+        CreateCommandOption::new(
+            CommandOptionType::SubCommand,
+            "unsubscribe",
+            "Stop a digest made in chat",
+        )
+        .add_sub_option(
+            text(
+                "name",
+                "The digest's name, as /cost digest list shows it",
+                64,
+            )
+            .required(true),
+        ),
+    )
 }
 
 fn embed(e: &Embed) -> CreateEmbed {
