@@ -153,7 +153,7 @@ async fn digest_commands_subscribe_list_and_unsubscribe_the_channel_they_are_run
     let list = command(&s.url, "list", &[], 0).await;
     let line = format!("• {name} — daily 09:00 Europe/Paris → discord:{CHANNEL_ID}; next ");
     let at = list
-        .strip_prefix("Digests made in chat:\n")
+        .strip_prefix("Digests made in chat that post here:\n")
         .and_then(|l| l.strip_prefix(line.as_str()))
         .unwrap_or_else(|| panic!("{list}"));
     assert!(
@@ -174,7 +174,7 @@ async fn digest_commands_subscribe_list_and_unsubscribe_the_channel_they_are_run
     assert!(s.store.digest_subscriptions().await.unwrap().is_empty());
     let list = command(&s.url, "list", &[], 0).await;
     assert!(
-        list.starts_with("No digests were made in chat yet. `/cost digest subscribe"),
+        list.starts_with("No digest made in chat posts here yet. `/cost digest subscribe"),
         "{list}"
     );
 

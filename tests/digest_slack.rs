@@ -152,7 +152,7 @@ async fn slash_commands_subscribe_list_and_unsubscribe_a_channel() {
     );
     assert!(replies[2].starts_with("Unsubscribed"), "{replies:?}");
     assert!(
-        replies[3].starts_with("No digests were made in chat"),
+        replies[3].starts_with("No digest made in chat posts here yet."),
         "{replies:?}"
     );
     s.stop().await;

@@ -454,7 +454,7 @@ async fn commands_are_registered_at_start_in_the_guild_or_globally_and_failures_
                     .tap(|o| o["autocomplete"] = json!(true)),
                 text("name", "The digest's name (letters, digits, - or _); by default channel-schedule", 64, false),
             ]),
-            sub("list", "The digests made in chat, with their next run times", vec![]),
+            sub("list", "The digests made in chat that post here, with their next run times", vec![]),
             sub("unsubscribe", "Stop a digest made in chat", vec![
                 text("name", "The digest's name, as /cost digest list shows it", 64, true),
             ]),

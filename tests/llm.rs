@@ -134,6 +134,7 @@ fn request(messages: Vec<Value>, tool_choice: &str) -> Value {
         "tools": costbot::agent::tools::definitions(),
         "tool_choice": tool_choice,
         "temperature": 0.0,
+        "max_tokens": 1024,
         "stream": false,
     })
 }

@@ -65,6 +65,8 @@ async fn a_real_small_model_makes_valid_tool_calls_and_never_shows_an_invented_f
         model: std::env::var("COSTBOT_LLM_MODEL").unwrap_or_else(|_| "smollm2".into()),
         timeout_secs: 600,
         max_tool_steps: 2,
+        // A 135M model on two cores writes about 8 tokens a second.
+        max_tokens: 256,
         ..Default::default()
     };
     let metrics = LlmMetrics::new();

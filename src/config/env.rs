@@ -482,6 +482,14 @@ pub(super) const VARS: &[EnvVar] = &[
         },
     },
     EnvVar {
+        names: &["COSTBOT_LLM_MAX_TOKENS"],
+        example: "512",
+        set: |c, v| {
+            c.llm.max_tokens = v.parse()?;
+            Ok(())
+        },
+    },
+    EnvVar {
         names: &["COSTBOT_LLM_MAX_HISTORY_TOKENS"],
         example: "4000",
         set: |c, v| {

@@ -273,6 +273,9 @@ pub struct LlmConfig {
     /// Rounds of tool calls before the model must answer.
     pub max_tool_steps: u32,
     pub temperature: f64,
+    /// The most tokens one reply may take: a small model that loops, or a
+    /// verbose one, stops here instead of running to its context's end.
+    pub max_tokens: u32,
     /// Earlier turns beyond this (about 4 characters a token) are summarized.
     pub max_history_tokens: usize,
     /// `openai`, `azure` or `mistral`; read from the URL when absent.
@@ -294,6 +297,7 @@ impl Default for LlmConfig {
             timeout_secs: 30,
             max_tool_steps: 4,
             temperature: 0.0,
+            max_tokens: 1024,
             max_history_tokens: 2000,
             dialect: None,
             api_version: "2024-10-21".into(),
@@ -329,6 +333,11 @@ impl LlmConfig {
                 "llm.timeout_secs must be at least 1 and llm.max_tool_steps 1 to 10".into(),
             ));
         }
+        if !(16..=32_768).contains(&self.max_tokens) {
+            return Err(ConfigError::Invalid(
+                "llm.max_tokens must be between 16 and 32768".into(),
+            ));
+        }
         if !(0.0..=2.0).contains(&self.temperature) {
             return Err(ConfigError::Invalid(
                 "llm.temperature must be between 0 and 2".into(),
@@ -345,6 +354,7 @@ impl LlmConfig {
             api_key: self.api_key.clone(),
             timeout: std::time::Duration::from_secs(self.timeout_secs),
             temperature: self.temperature,
+            max_tokens: self.max_tokens,
             dialect: self.dialect(),
             api_version: self.api_version.clone(),
         })

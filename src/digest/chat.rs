@@ -221,13 +221,13 @@ async fn execute(
             })?;
             // Stopped only where it posts, so nobody stops another channel's digest.
             let subs = store.digest_subscriptions().await.map_err(store_err)?;
-            if let Some(s) = subs
+            // Where it posts is not said: that channel may be another team's.
+            if subs
                 .iter()
-                .find(|s| s.name == name && s.destination != destination)
+                .any(|s| s.name == name && s.destination != destination)
             {
                 return Err(format!(
-                    "Digest '{name}' posts to {}, not here; unsubscribe it there.",
-                    s.destination
+                    "Digest '{name}' does not post here; unsubscribe it in the channel it posts to."
                 ));
             }
             if store.digest_unsubscribe(name).await.map_err(store_err)? {
@@ -239,11 +239,18 @@ async fn execute(
             }
         }
         Command::List => {
-            let subs = store.digest_subscriptions().await.map_err(store_err)?;
+            // Only this place's: other channels may be other teams' (or other workspaces').
+            let subs: Vec<_> = store
+                .digest_subscriptions()
+                .await
+                .map_err(store_err)?
+                .into_iter()
+                .filter(|s| s.destination == destination)
+                .collect();
             if subs.is_empty() {
-                return Ok(format!("No digests were made in chat yet. {} starts one here (digests from costbot.toml show in `costbot digest list`).", surface.subscribe()));
+                return Ok(format!("No digest made in chat posts here yet. {} starts one (digests from costbot.toml show in `costbot digest list`).", surface.subscribe()));
             }
-            let mut lines = vec!["Digests made in chat:".to_string()];
+            let mut lines = vec!["Digests made in chat that post here:".to_string()];
             for s in subs {
                 let last = store
                     .digest_recent_runs(&s.name, 1)
@@ -497,13 +504,22 @@ mod tests {
             "u",
         )
         .await;
-        assert!(
-            r.starts_with(
-                "Digest '1100000000000000001-daily' posts to discord:1100000000000000001, not here"
-            ),
-            "{r}"
+        assert_eq!(
+            r,
+            "Digest '1100000000000000001-daily' does not post here; unsubscribe it in the channel it posts to."
         );
         assert_eq!(store.digest_subscriptions().await.unwrap().len(), 1);
+        // Another channel's list does not show it.
+        let r = run(&store, Surface::Discord, &Command::List, elsewhere, "u").await;
+        assert!(
+            r.starts_with("No digest made in chat posts here yet."),
+            "{r}"
+        );
+        let r = run(&store, Surface::Discord, &Command::List, to, "u").await;
+        assert!(
+            r.starts_with("Digests made in chat that post here:\n• 1100000000000000001-daily"),
+            "{r}"
+        );
         let r = run(
             &store,
             Surface::Discord,

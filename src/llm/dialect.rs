@@ -95,7 +95,7 @@ impl Dialect {
     }
 
     /// The request body.
-    pub fn body(self, req: &ChatRequest, model: &str, temperature: f64) -> Value {
+    pub fn body(self, req: &ChatRequest, model: &str, temperature: f64, max_tokens: u32) -> Value {
         let messages: Vec<Value> = req.messages.iter().map(|m| self.message(m)).collect();
         json!({
             "model": model,
@@ -103,6 +103,9 @@ impl Dialect {
             "tools": req.tools,
             "tool_choice": self.tool_choice(req.tool_choice),
             "temperature": temperature,
+            // Every server named in the README takes `max_tokens`; OpenAI's
+            // reasoning models want `max_completion_tokens` (not supported here).
+            "max_tokens": max_tokens,
             "stream": false,
         })
     }
@@ -273,9 +276,12 @@ mod tests {
             tools: json!([]),
             tool_choice: ToolChoice::Required,
         };
-        assert_eq!(Dialect::Mistral.body(&req, "m", 0.0)["tool_choice"], "any");
         assert_eq!(
-            Dialect::OpenAi.body(&req, "m", 0.0)["tool_choice"],
+            Dialect::Mistral.body(&req, "m", 0.0, 64)["tool_choice"],
+            "any"
+        );
+        assert_eq!(
+            Dialect::OpenAi.body(&req, "m", 0.0, 64)["tool_choice"],
             "required"
         );
     }

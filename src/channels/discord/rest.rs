@@ -347,7 +347,7 @@ fn digest_group() -> CreateCommandOption {
     .add_sub_option(CreateCommandOption::new(
         CommandOptionType::SubCommand,
         "list",
-        "The digests made in chat, with their next run times",
+        "The digests made in chat that post here, with their next run times",
     ))
     .add_sub_option(
         CreateCommandOption::new(
