@@ -624,6 +624,48 @@ async fn invalid_tool_arguments_get_one_correction_then_the_rules_answer() {
     assert_eq!((usage.prompt_tokens, usage.completion_tokens), (200, 20));
 }
 
+/// A real SmolLM2 asked for December 2021: a valid call the data cannot
+/// answer. The model hears why and may ask again; then the rules answer.
+#[tokio::test]
+async fn a_period_the_data_does_not_cover_goes_back_to_the_model_then_the_rules_answer() {
+    let old = json!({ "period": { "start": "2021-12-04", "end": "2022-01-01" } });
+    let (fake, bot, a) = falls_back(
+        vec![
+            calls(&[("call_1", "get_cost_and_usage", old.clone())], (100, 10)),
+            calls(&[("call_2", "get_cost_and_usage", old.clone())], (100, 10)),
+        ],
+        |_| {},
+        "its tool arguments were not valid",
+    )
+    .await;
+    let sent = fake.bodies();
+    assert_eq!(sent.len(), 2);
+    let error = sent[1]["messages"][3].clone();
+    assert_eq!(error["role"], "tool");
+    assert_eq!(error["tool_call_id"], "call_1");
+    let said: Value = serde_json::from_str(error["content"].as_str().unwrap()).unwrap();
+    assert!(
+        said["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("data for 4 December 2021 – 1 January 2022"),
+        "{said}"
+    );
+    assert_eq!(sent[1]["messages"][4]["role"], "user");
+    assert_eq!(fake.left(), 0);
+    assert!(
+        a.summary.starts_with("AWS spend in 1–31 October 2026"),
+        "{}",
+        a.summary
+    );
+    assert_eq!(
+        bot.metrics
+            .fallbacks
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+}
+
 #[tokio::test]
 async fn rate_limited_is_the_rules_answer() {
     let (fake, bot, _) = falls_back(

@@ -359,6 +359,23 @@ pub enum CostError {
     Cache(String),
 }
 
+impl CostError {
+    /// The query asked for something the data cannot give (a period out of
+    /// range, a value that does not exist, a split too wide): whoever wrote
+    /// the query can fix it. The others are the service's or the setup's.
+    pub fn is_request_fault(&self) -> bool {
+        matches!(
+            self,
+            CostError::InvalidQuery(_)
+                | CostError::UnknownConnection(_)
+                | CostError::RequestBudget { .. }
+                | CostError::OutOfRange(_)
+                | CostError::Unavailable(_)
+                | CostError::Rejected(_)
+        )
+    }
+}
+
 /// Asked before each billable request of a query; may refuse it (a spending cap).
 #[async_trait]
 pub trait RequestGate: Send + Sync {

@@ -311,6 +311,8 @@ impl LlmPlanner {
                     Err(message) => Err(message),
                     Ok(args) => match turn.tools.run(&args, turn.today).await {
                         Ok(out) => Ok((args, out)),
+                        // The model asked for what the data cannot give: it may ask again.
+                        Err(ToolError::Cost(e)) if e.is_request_fault() => Err(e.to_string()),
                         Err(e @ (ToolError::Cost(_) | ToolError::Retrieval(_))) => {
                             return Err(ModelFailure::Tool(e))
                         }
