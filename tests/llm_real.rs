@@ -67,6 +67,7 @@ async fn a_real_small_model_makes_valid_tool_calls_and_never_shows_an_invented_f
         max_tool_steps: 2,
         // A 135M model on two cores writes about 8 tokens a second.
         max_tokens: 256,
+        parallel_tool_calls: false,
         ..Default::default()
     };
     let metrics = LlmMetrics::new();

@@ -490,6 +490,14 @@ pub(super) const VARS: &[EnvVar] = &[
         },
     },
     EnvVar {
+        names: &["COSTBOT_LLM_PARALLEL_TOOL_CALLS"],
+        example: "false",
+        set: |c, v| {
+            c.llm.parallel_tool_calls = v.parse()?;
+            Ok(())
+        },
+    },
+    EnvVar {
         names: &["COSTBOT_LLM_MAX_HISTORY_TOKENS"],
         example: "4000",
         set: |c, v| {

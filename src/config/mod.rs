@@ -276,6 +276,9 @@ pub struct LlmConfig {
     /// The most tokens one reply may take: a small model that loops, or a
     /// verbose one, stops here instead of running to its context's end.
     pub max_tokens: u32,
+    /// Whether the model may ask for several tools at once; small models
+    /// repeat one call until `max_tokens` unless this is off.
+    pub parallel_tool_calls: bool,
     /// Earlier turns beyond this (about 4 characters a token) are summarized.
     pub max_history_tokens: usize,
     /// `openai`, `azure` or `mistral`; read from the URL when absent.
@@ -298,6 +301,7 @@ impl Default for LlmConfig {
             max_tool_steps: 4,
             temperature: 0.0,
             max_tokens: 1024,
+            parallel_tool_calls: true,
             max_history_tokens: 2000,
             dialect: None,
             api_version: "2024-10-21".into(),
@@ -355,6 +359,7 @@ impl LlmConfig {
             timeout: std::time::Duration::from_secs(self.timeout_secs),
             temperature: self.temperature,
             max_tokens: self.max_tokens,
+            parallel_tool_calls: self.parallel_tool_calls,
             dialect: self.dialect(),
             api_version: self.api_version.clone(),
         })

@@ -16,6 +16,8 @@ pub struct ClientSettings {
     pub temperature: f64,
     /// The most tokens one reply may take.
     pub max_tokens: u32,
+    /// `false` asks for one call at a time (small models loop otherwise).
+    pub parallel_tool_calls: bool,
     pub dialect: Dialect,
     /// Azure OpenAI's `api-version`.
     pub api_version: String,
@@ -52,7 +54,7 @@ impl LlmClient {
     /// Sends one chat-completions request.
     pub async fn chat(&self, req: &ChatRequest) -> Result<Completion, LlmError> {
         let s = &self.settings;
-        let body = s.dialect.body(req, &s.model, s.temperature, s.max_tokens);
+        let body = s.dialect.body(req, s);
         let mut r = self.http.post(&self.url).json(&body);
         if let Some(key) = &s.api_key {
             let (name, value) = s.dialect.auth_header(key.expose());

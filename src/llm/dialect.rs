@@ -95,19 +95,24 @@ impl Dialect {
     }
 
     /// The request body.
-    pub fn body(self, req: &ChatRequest, model: &str, temperature: f64, max_tokens: u32) -> Value {
+    pub fn body(self, req: &ChatRequest, s: &super::ClientSettings) -> Value {
         let messages: Vec<Value> = req.messages.iter().map(|m| self.message(m)).collect();
-        json!({
-            "model": model,
+        let mut body = json!({
+            "model": s.model,
             "messages": messages,
             "tools": req.tools,
             "tool_choice": self.tool_choice(req.tool_choice),
-            "temperature": temperature,
+            "temperature": s.temperature,
             // Every server named in the README takes `max_tokens`; OpenAI's
             // reasoning models want `max_completion_tokens` (not supported here).
-            "max_tokens": max_tokens,
+            "max_tokens": s.max_tokens,
             "stream": false,
-        })
+        });
+        // Sent only to turn them off: a server that does not know the field never sees it.
+        if !s.parallel_tool_calls {
+            body["parallel_tool_calls"] = json!(false);
+        }
+        body
     }
 
     fn message(self, m: &ChatMessage) -> Value {
@@ -276,14 +281,20 @@ mod tests {
             tools: json!([]),
             tool_choice: ToolChoice::Required,
         };
-        assert_eq!(
-            Dialect::Mistral.body(&req, "m", 0.0, 64)["tool_choice"],
-            "any"
-        );
-        assert_eq!(
-            Dialect::OpenAi.body(&req, "m", 0.0, 64)["tool_choice"],
-            "required"
-        );
+        let mut s = crate::config::LlmConfig {
+            base_url: Some("http://127.0.0.1:1/v1".into()),
+            ..Default::default()
+        }
+        .client_settings()
+        .unwrap();
+        assert_eq!(Dialect::Mistral.body(&req, &s)["tool_choice"], "any");
+        assert!(Dialect::Mistral
+            .body(&req, &s)
+            .get("parallel_tool_calls")
+            .is_none());
+        s.parallel_tool_calls = false;
+        assert_eq!(Dialect::OpenAi.body(&req, &s)["parallel_tool_calls"], false);
+        assert_eq!(Dialect::OpenAi.body(&req, &s)["tool_choice"], "required");
     }
 
     #[test]
