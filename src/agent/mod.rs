@@ -468,7 +468,11 @@ pub(crate) struct Turned {
 }
 
 /// A tool call as made, for "how did you get that?".
-fn record_call(name: &str, arguments: serde_json::Value, out: &ToolOutput) -> ToolCallRecord {
+pub(crate) fn record_call(
+    name: &str,
+    arguments: serde_json::Value,
+    out: &ToolOutput,
+) -> ToolCallRecord {
     ToolCallRecord {
         name: name.to_string(),
         arguments,

@@ -13,7 +13,7 @@ use serde_json::json;
 use super::Subscription;
 use crate::agent::ask::{Ask, Intent};
 use crate::agent::compose::{self, Labels};
-use crate::agent::{Answer, Section, ToolCallRecord, ToolError, ToolOutput, Tools};
+use crate::agent::{Answer, Section, ToolError, ToolOutput, Tools};
 use crate::costs::analysis::{self, AnomalySettings};
 use crate::costs::periods::{add_months, month_start, Period};
 use crate::costs::{CostResult, Dimension};
@@ -91,16 +91,7 @@ pub async fn build(
     let mut records = Vec::new();
     let mut call = async |name: &str, args: serde_json::Value| -> Result<ToolOutput, ToolError> {
         let out = tools.call(name, &args, date).await?;
-        records.push(ToolCallRecord {
-            name: name.into(),
-            arguments: args,
-            queries: out
-                .results()
-                .iter()
-                .map(|r| serde_json::to_value(&r.query).unwrap_or_default())
-                .collect(),
-            cost_explorer_requests: out.results().iter().map(|r| r.requests).sum(),
-        });
+        records.push(crate::agent::record_call(name, args, &out));
         Ok(out)
     };
 
