@@ -4,6 +4,7 @@
 pub mod answer;
 pub mod ask;
 pub mod compose;
+mod compose_aws;
 pub mod error;
 pub mod eval;
 pub mod grounding;
