@@ -61,10 +61,16 @@ pub fn forecast(r: &ForecastResult, what: &str, beside_own: bool, sample: bool, 
         ),
         None => String::new(),
     };
+    // "AWS" alone is the whole bill: "forecast for AWS" would read oddly.
+    let scope = if what == "AWS" {
+        String::new()
+    } else {
+        format!(" for {what}")
+    };
     append(
         a,
         format!(
-            "{label} for {what}, {}: {}{range}.",
+            "{label}{scope}, {}: {}{range}.",
             p.label(),
             format(r.total, unit)
         ),
