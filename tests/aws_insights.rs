@@ -307,3 +307,38 @@ fn the_tools_answer_on_the_sample_organization_with_no_aws() {
     );
     assert!(anomalies.contains("GetAnomalies"), "{anomalies}");
 }
+
+#[tokio::test]
+async fn the_monthly_cap_stops_anomaly_paging_between_pages() {
+    let fake = CeFake::start().await;
+    answer(
+        &fake,
+        "GetAnomalies",
+        json!({ "Anomalies": [anomaly("a-1", 412.75, 1687.75, "EC2 - Other")], "NextPageToken": "page-2" }),
+    );
+    answer(&fake, "GetAnomalies", json!({ "Anomalies": [] }));
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("costbot.db")).await.unwrap();
+    let cached = CachedSource::new(
+        Arc::new(explorer(&fake).await),
+        store.clone(),
+        CacheConfig::default(),
+        Arc::new(|| d("2026-11-19")),
+    )
+    .with_monthly_limit(1);
+    let q = AnomalyQuery {
+        start: d("2026-11-09"),
+        end: d("2026-11-15"),
+        monitor_arn: None,
+        total_impact: None,
+        connection: None,
+    };
+    let err = cached.anomalies(&q).await.unwrap_err();
+    assert!(
+        matches!(err, CostError::MonthlyBudget { limit: 1 }),
+        "{err:?}"
+    );
+    // The first page was made and counted; the second was never sent.
+    assert_eq!(fake.count("GetAnomalies"), 1);
+    assert_eq!(store.requests_since("2000-01-01").await.unwrap(), 1);
+}

@@ -428,7 +428,13 @@ impl Agent {
                 for c in &prev.tool_calls {
                     a.details.push(format!("{}({})", c.name, c.arguments));
                     for q in &c.queries {
-                        a.details.push(format!("  GetCostAndUsage query: {q}"));
+                        // AWS's own analyses name their API; cost queries are GetCostAndUsage.
+                        match (q.get("api").and_then(|v| v.as_str()), q.get("query")) {
+                            (Some(api), Some(query)) => {
+                                a.details.push(format!("  {api} query: {query}"))
+                            }
+                            _ => a.details.push(format!("  GetCostAndUsage query: {q}")),
+                        }
                     }
                 }
                 if let Some(b) = &prev.basis {
@@ -473,12 +479,8 @@ fn record_call(name: &str, arguments: serde_json::Value, out: &ToolOutput) -> To
     ToolCallRecord {
         name: name.to_string(),
         arguments,
-        queries: out
-            .results()
-            .iter()
-            .map(|r| serde_json::to_value(&r.query).unwrap_or_default())
-            .collect(),
-        cost_explorer_requests: out.results().iter().map(|r| r.requests).sum(),
+        queries: out.queries(),
+        cost_explorer_requests: out.requests(),
     }
 }
 

@@ -96,6 +96,35 @@ impl ToolOutput {
     }
 }
 
+impl ToolOutput {
+    /// The queries behind this output, for "how did you get that?": cost
+    /// queries as they are, AWS's own analyses as `{ "api", "query" }`.
+    pub fn queries(&self) -> Vec<Value> {
+        match self {
+            ToolOutput::AwsForecast { result } => {
+                vec![json!({ "api": "GetCostForecast", "query": result.query })]
+            }
+            ToolOutput::AwsAnomalies { result } => {
+                vec![json!({ "api": "GetAnomalies", "query": result.query })]
+            }
+            other => other
+                .results()
+                .iter()
+                .map(|r| serde_json::to_value(&r.query).unwrap_or_default())
+                .collect(),
+        }
+    }
+
+    /// Billable Cost Explorer requests this output took (0 when cached or sample).
+    pub fn requests(&self) -> u32 {
+        match self {
+            ToolOutput::AwsForecast { result } => result.requests,
+            ToolOutput::AwsAnomalies { result } => result.requests,
+            other => other.results().iter().map(|r| r.requests).sum(),
+        }
+    }
+}
+
 /// Tool definitions in the OpenAI function-calling shape.
 pub fn definitions() -> Value {
     let range = json!({
