@@ -448,7 +448,7 @@ pub fn compose(
                 super::compose_aws::forecast(result, what, beside, sample, &mut a)
             }
             ToolOutput::AwsAnomalies { result } => {
-                super::compose_aws::anomalies(result, labels, sample, &mut a)
+                super::compose_aws::anomalies(result, what, labels, sample, &mut a)
             }
             ToolOutput::Guides { hits } => {
                 if ask.intent == Intent::Advice {

@@ -137,7 +137,7 @@ fn days(x: &AwsAnomaly) -> String {
     }
 }
 
-pub fn anomalies(r: &AnomalyResult, labels: &Labels, sample: bool, a: &mut Answer) {
+pub fn anomalies(r: &AnomalyResult, what: &str, labels: &Labels, sample: bool, a: &mut Answer) {
     let window = Period::inclusive(r.query.start, r.query.end);
     let unit = "USD";
     let who = if sample {
@@ -224,5 +224,11 @@ pub fn anomalies(r: &AnomalyResult, labels: &Labels, sample: bool, a: &mut Answe
             None => "all monitors".into(),
         }
     ));
+    if what != "AWS" {
+        // GetAnomalies filters by monitor and impact only.
+        a.notes.push(format!(
+            "Cost Anomaly Detection's findings are for every monitor, not only {what}; their root causes say what each is about."
+        ));
+    }
     basis(a, "GetAnomalies", window, "total impact", sample, r.cached);
 }
