@@ -342,3 +342,90 @@ async fn the_monthly_cap_stops_anomaly_paging_between_pages() {
     assert_eq!(fake.count("GetAnomalies"), 1);
     assert_eq!(store.requests_since("2000-01-01").await.unwrap(), 1);
 }
+
+#[tokio::test]
+async fn a_refused_aws_forecast_leaves_costbots_own_projection_standing() {
+    use costbot::agent::{Agent, ConversationKey, Inquiry, Tools};
+    use costbot::retrieval::{guides, LexicalIndex};
+    let fake = CeFake::start().await;
+    answer(
+        &fake,
+        "GetCostAndUsage",
+        json!({ "ResultsByTime": [{
+            "TimePeriod": { "Start": "2026-11-18", "End": "2026-11-19" },
+            "Total": { "UnblendedCost": { "Amount": "100.25", "Unit": "USD" } },
+            "Groups": [], "Estimated": true
+        }], "DimensionValueAttributes": [] }),
+    );
+    // An identity whose policy predates ce:GetCostForecast.
+    fake.fail(
+        "GetCostForecast",
+        400,
+        "AccessDeniedException",
+        "not authorized to perform: ce:GetCostForecast",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("costbot.db")).await.unwrap();
+    let index = LexicalIndex::new(store.clone());
+    index.sync(&guides::load(None).unwrap()).await.unwrap();
+    let tools = Tools {
+        source: Arc::new(explorer(&fake).await),
+        retriever: Arc::new(index),
+        budget: None,
+        connections: vec![],
+    };
+    let agent = Agent::new(tools, store, Arc::new(|| d("2026-11-19")));
+    let a = agent
+        .handle(Inquiry::new(
+            ConversationKey::Channel("c".into()),
+            "t",
+            "test",
+            "what does AWS forecast for this month?",
+        ))
+        .await
+        .unwrap();
+    assert!(
+        a.summary.contains("on course to end November"),
+        "{}",
+        a.summary
+    );
+    assert!(
+        a.notes
+            .iter()
+            .any(|n| n.starts_with("AWS's own forecast could not be shown: AWS refused")),
+        "{:?}",
+        a.notes
+    );
+    assert_eq!(fake.count("GetCostForecast"), 1);
+    assert_requests_follow_the_model(&fake);
+}
+
+#[tokio::test]
+async fn identical_forecasts_asked_at_once_pay_once() {
+    let fake = CeFake::start().await;
+    answer(&fake, "GetCostForecast", forecast_answer());
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("costbot.db")).await.unwrap();
+    let cached = Arc::new(CachedSource::new(
+        Arc::new(explorer(&fake).await),
+        store.clone(),
+        CacheConfig::default(),
+        Arc::new(|| d("2026-11-19")),
+    ));
+    let q = ForecastQuery::new(Period::new(d("2026-11-19"), d("2026-12-01")));
+    let askers: Vec<_> = (0..8)
+        .map(|_| {
+            let (cached, q) = (cached.clone(), q.clone());
+            tokio::spawn(async move { cached.forecast(&q).await })
+        })
+        .collect();
+    let mut paid = 0;
+    for a in askers {
+        let r = a.await.unwrap().unwrap();
+        assert_eq!(r.total, dec("48213.7712345678"));
+        paid += r.requests;
+    }
+    assert_eq!(paid, 1);
+    assert_eq!(fake.count("GetCostForecast"), 1);
+    assert_eq!(store.requests_since("2000-01-01").await.unwrap(), 1);
+}

@@ -322,8 +322,27 @@ impl Agent {
     pub async fn run(&self, plan: &Plan, today: NaiveDate) -> Result<Answer, AgentError> {
         let mut outputs = Vec::new();
         let mut records = Vec::new();
-        for call in &plan.calls {
-            let out = self.tools.call(&call.name, &call.arguments, today).await?;
+        let mut beside_failed = Vec::new();
+        for (i, call) in plan.calls.iter().enumerate() {
+            let out = match self.tools.call(&call.name, &call.arguments, today).await {
+                Ok(out) => out,
+                // AWS's own analysis beside costbot's answer: its failure (no
+                // permission yet, throttling) leaves costbot's answer standing.
+                Err(e) if i > 0 && call.name.starts_with("aws_") => {
+                    let public = AgentError::Tool(e).public();
+                    beside_failed.push(format!(
+                        "AWS's own {} could not be shown: {}",
+                        if call.name == "aws_forecast" {
+                            "forecast"
+                        } else {
+                            "anomaly findings"
+                        },
+                        public.message
+                    ));
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             records.push(record_call(&call.name, call.arguments.clone(), &out));
             outputs.push(out);
         }
@@ -353,13 +372,15 @@ impl Agent {
                 }
             }
         }
-        Ok(self.finish(
+        let mut answer = self.finish(
             &Ask::from_slots(&plan.slots),
             &outputs,
             records,
             &plan.readings,
             today,
-        ))
+        );
+        answer.notes.extend(beside_failed);
+        Ok(answer)
     }
 
     /// Composes the answer from tool outputs, with the notes every answer
