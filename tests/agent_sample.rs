@@ -249,3 +249,78 @@ async fn compact_views_are_small_and_exact() {
         }
     }
 }
+
+#[tokio::test]
+async fn aws_forecast_and_anomalies_sit_beside_costbots_own_and_agree_with_the_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = agent(dir.path(), None).await;
+    let a = ask(&agent, "aws", "what does AWS forecast for this month?").await;
+    // Both methods, each labelled; AWS's covers today onwards.
+    assert!(
+        a.summary
+            .starts_with("costbot's projection from the daily run rate"),
+        "{}",
+        a.summary
+    );
+    assert!(
+        a.summary.contains("80% prediction interval"),
+        "{}",
+        a.summary
+    );
+    let aws = figure(&a, "AWS forecast 19–30 November 2026");
+    let low = figure(&a, "AWS forecast low (80%)");
+    let high = figure(&a, "AWS forecast high (80%)");
+    assert!(low < aws && aws < high);
+    let sample = SampleSource::new(today());
+    let direct = sample
+        .forecast(&costbot::costs::ForecastQuery::new(Period::new(
+            today(),
+            NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+        )))
+        .await
+        .unwrap();
+    assert_eq!(aws, direct.total);
+    assert!(a
+        .details
+        .iter()
+        .any(|d| d.contains("GetCostForecast for 19–30 November 2026")));
+    let how = ask(&agent, "aws", "how did you get that?").await;
+    assert!(
+        how.details.iter().any(|d| d.starts_with("aws_forecast(")),
+        "{:?}",
+        how.details
+    );
+    assert!(
+        how.details
+            .iter()
+            .any(|d| d.contains("GetCostForecast query")),
+        "{:?}",
+        how.details
+    );
+
+    // The sample's AWS anomalies are its demo events, as costbot's own search finds them.
+    let a = ask(
+        &agent,
+        "an",
+        "what did Cost Anomaly Detection flag last week?",
+    )
+    .await;
+    assert!(
+        a.summary
+            .contains("stand-in for AWS Cost Anomaly Detection flagged"),
+        "{}",
+        a.summary
+    );
+    assert!(
+        a.details
+            .iter()
+            .any(|d| d.contains("GetAnomalies for 9–15 November 2026")),
+        "{:?}",
+        a.details
+    );
+    assert!(
+        a.summary.contains("Amazon Elastic Compute Cloud - Compute"),
+        "{}",
+        a.summary
+    );
+}

@@ -76,6 +76,8 @@ impl Ask {
             Some(ToolArgs::ForecastMonthEnd(a)) => (Intent::Forecast, Some(&a.filter)),
             Some(ToolArgs::FindAnomalies(a)) => (Intent::Anomalies, Some(&a.filter)),
             Some(ToolArgs::SearchGuides(_)) => (Intent::Advice, None),
+            Some(ToolArgs::AwsForecast(a)) => (Intent::Forecast, Some(&a.filter)),
+            Some(ToolArgs::AwsAnomalies(_)) => (Intent::Anomalies, None),
         };
         let subject = match filter {
             Some(f) => filter_subject(f),

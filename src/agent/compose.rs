@@ -315,8 +315,17 @@ pub fn compose(
                 let month = crate::costs::periods::month_name(
                     f.month_start.format("%m").to_string().parse().unwrap_or(1),
                 );
+                // Beside AWS's own forecast, each figure says which method made it.
+                let method = if outputs
+                    .iter()
+                    .any(|o| matches!(o, ToolOutput::AwsForecast { .. }))
+                {
+                    "costbot's projection from the daily run rate: "
+                } else {
+                    ""
+                };
                 a.summary = format!(
-                    "{what} is on course to end {month} at about {} (80% range {} to {}), with {} spent through {}.",
+                    "{method}{what} is on course to end {month} at about {} (80% range {} to {}), with {} spent through {}.",
                     format(f.forecast_total, unit),
                     format(f.low, unit),
                     format(f.high, unit),
@@ -437,6 +446,15 @@ pub fn compose(
                     "Why did EC2 go up last week?".into(),
                     "How do I cut our NAT gateway bill?".into(),
                 ];
+            }
+            ToolOutput::AwsForecast { result } => {
+                let beside = outputs
+                    .iter()
+                    .any(|o| matches!(o, ToolOutput::Forecast { .. }));
+                super::compose_aws::forecast(result, what, beside, sample, &mut a)
+            }
+            ToolOutput::AwsAnomalies { result } => {
+                super::compose_aws::anomalies(result, what, labels, sample, &mut a)
             }
             ToolOutput::Guides { hits } => {
                 if ask.intent == Intent::Advice {

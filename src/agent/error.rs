@@ -146,7 +146,10 @@ fn cost_public(c: &CostError) -> PublicError {
         CostError::RequestBudget { .. }
         | CostError::InvalidQuery(_)
         | CostError::UnknownConnection(_)
-        | CostError::OutOfRange(_) => PublicError::new(BadQuestion, "cannot_answer", c.to_string()),
+        | CostError::OutOfRange(_)
+        | CostError::Unsupported(_) => {
+            PublicError::new(BadQuestion, "cannot_answer", c.to_string())
+        }
         // From here on the text is AWS's own: it goes to the log only.
         CostError::Unavailable(_) => {
             tracing::warn!(error = %c, "Cost Explorer has no data");

@@ -42,6 +42,9 @@ pub struct Labelled {
     pub top_n: Option<usize>,
     #[serde(default)]
     pub guide: Option<String>,
+    /// The tools the plan calls, in order, when the label says.
+    #[serde(default)]
+    pub tools: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -147,6 +150,15 @@ fn compare(l: &Labelled, plan: &Plan, out: &mut Outcome, report: &mut Report) {
             out.misses.push(format!("{slot}: {detail}"));
         }
     };
+    if let Some(want) = &l.tools {
+        let got: Vec<&str> = plan.calls.iter().map(|c| c.name.as_str()).collect();
+        check(
+            "tools",
+            &got == want,
+            format!("{got:?} (want {want:?})"),
+            report,
+        );
+    }
     let want_intent = l.intent.unwrap_or(Intent::Total);
     check(
         "intent",

@@ -4,6 +4,7 @@
 pub mod answer;
 pub mod ask;
 pub mod compose;
+mod compose_aws;
 pub mod error;
 pub mod eval;
 pub mod grounding;
@@ -321,8 +322,27 @@ impl Agent {
     pub async fn run(&self, plan: &Plan, today: NaiveDate) -> Result<Answer, AgentError> {
         let mut outputs = Vec::new();
         let mut records = Vec::new();
-        for call in &plan.calls {
-            let out = self.tools.call(&call.name, &call.arguments, today).await?;
+        let mut beside_failed = Vec::new();
+        for (i, call) in plan.calls.iter().enumerate() {
+            let out = match self.tools.call(&call.name, &call.arguments, today).await {
+                Ok(out) => out,
+                // AWS's own analysis beside costbot's answer: its failure (no
+                // permission yet, throttling) leaves costbot's answer standing.
+                Err(e) if i > 0 && call.name.starts_with("aws_") => {
+                    let public = AgentError::Tool(e).public();
+                    beside_failed.push(format!(
+                        "AWS's own {} could not be shown: {}",
+                        if call.name == "aws_forecast" {
+                            "forecast"
+                        } else {
+                            "anomaly findings"
+                        },
+                        public.message
+                    ));
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
             records.push(record_call(&call.name, call.arguments.clone(), &out));
             outputs.push(out);
         }
@@ -352,13 +372,15 @@ impl Agent {
                 }
             }
         }
-        Ok(self.finish(
+        let mut answer = self.finish(
             &Ask::from_slots(&plan.slots),
             &outputs,
             records,
             &plan.readings,
             today,
-        ))
+        );
+        answer.notes.extend(beside_failed);
+        Ok(answer)
     }
 
     /// Composes the answer from tool outputs, with the notes every answer
@@ -427,7 +449,13 @@ impl Agent {
                 for c in &prev.tool_calls {
                     a.details.push(format!("{}({})", c.name, c.arguments));
                     for q in &c.queries {
-                        a.details.push(format!("  GetCostAndUsage query: {q}"));
+                        // AWS's own analyses name their API; cost queries are GetCostAndUsage.
+                        match (q.get("api").and_then(|v| v.as_str()), q.get("query")) {
+                            (Some(api), Some(query)) => {
+                                a.details.push(format!("  {api} query: {query}"))
+                            }
+                            _ => a.details.push(format!("  GetCostAndUsage query: {q}")),
+                        }
                     }
                 }
                 if let Some(b) = &prev.basis {
@@ -476,12 +504,8 @@ pub(crate) fn record_call(
     ToolCallRecord {
         name: name.to_string(),
         arguments,
-        queries: out
-            .results()
-            .iter()
-            .map(|r| serde_json::to_value(&r.query).unwrap_or_default())
-            .collect(),
-        cost_explorer_requests: out.results().iter().map(|r| r.requests).sum(),
+        queries: out.queries(),
+        cost_explorer_requests: out.requests(),
     }
 }
 

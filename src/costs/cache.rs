@@ -16,7 +16,11 @@ use async_trait::async_trait;
 use chrono::{Duration, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 
-use super::{CostError, CostQuery, CostResult, CostSource, Meter, RequestGate};
+use super::insights::Paid;
+use super::{
+    AnomalyQuery, AnomalyResult, CostError, CostQuery, CostResult, CostSource, ForecastQuery,
+    ForecastResult, Meter, RequestGate,
+};
 use crate::config::CacheConfig;
 use crate::keyed_lock::KeyedLocks;
 use crate::store::Store;
@@ -51,6 +55,8 @@ pub struct CachedSource {
     monthly_limit: Option<u64>,
     /// One request in flight per query: a second asker waits for its outcome.
     flights: KeyedLocks<Option<Landed>>,
+    /// The same for AWS's forecasts and anomalies (outcomes kept as JSON).
+    other_flights: KeyedLocks<Option<(Instant, Result<String, CostError>)>>,
 }
 
 impl CachedSource {
@@ -63,6 +69,7 @@ impl CachedSource {
             metrics: Arc::new(SourceMetrics::default()),
             monthly_limit: None,
             flights: KeyedLocks::default(),
+            other_flights: KeyedLocks::default(),
         }
     }
 
@@ -222,6 +229,150 @@ impl CachedSource {
     }
 }
 
+/// A billed call other than GetCostAndUsage.
+#[derive(Clone, Copy)]
+enum Call<'a> {
+    Forecast(&'a ForecastQuery),
+    Anomalies(&'a AnomalyQuery),
+}
+
+/// Forecasts and anomalies change daily: they keep for the short TTL only.
+impl CachedSource {
+    fn other_key(&self, connection: Option<&str>, canonical: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(self.inner.name().as_bytes());
+        h.update([0]);
+        h.update(self.inner.connection_id(connection).as_bytes());
+        h.update([0]);
+        h.update(canonical.as_bytes());
+        format!("{:x}", h.finalize())
+    }
+
+    async fn stored(&self, key: &str) -> Result<Option<String>, CostError> {
+        self.store
+            .cache_get(key, Utc::now())
+            .await
+            .map_err(|e| CostError::Cache(e.to_string()))
+    }
+
+    fn hit_of<T: Paid + serde::de::DeserializeOwned>(&self, text: &str) -> Option<T> {
+        // An unreadable entry (an older format) is a miss.
+        let mut r = serde_json::from_str::<T>(text).ok()?;
+        self.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
+        r.mark_cached();
+        Some(r)
+    }
+
+    /// The cost path's cache, budget, counting and single flight for another
+    /// billed call.
+    async fn through<T>(&self, call: Call<'_>) -> Result<T, CostError>
+    where
+        T: Paid + serde::de::DeserializeOwned,
+    {
+        let (connection, canonical) = match call {
+            Call::Forecast(q) => (q.connection.as_deref(), q.canonical()),
+            Call::Anomalies(q) => (q.connection.as_deref(), q.canonical()),
+        };
+        let key = self.other_key(connection, &canonical);
+        if let Some(r) = self.stored(&key).await?.and_then(|t| self.hit_of(&t)) {
+            return Ok(r);
+        }
+        // Identical questions asked at once pay once (see `cost_and_usage`).
+        let arrived = Instant::now();
+        let mut flight = self.other_flights.lock(&key).await;
+        match flight.as_ref() {
+            Some((_, Ok(text))) => {
+                if let Some(r) = self.hit_of(text) {
+                    return Ok(r);
+                }
+            }
+            Some((at, Err(e))) if *at >= arrived => return Err(e.clone()),
+            _ => {}
+        }
+        if let Some(r) = self.stored(&key).await?.and_then(|t| self.hit_of(&t)) {
+            return Ok(r);
+        }
+        let now = Utc::now();
+        self.metrics.cache_misses.fetch_add(1, Ordering::Relaxed);
+        let month = now.format("%Y-%m").to_string();
+        let gate = self.monthly_limit.map(|limit| BudgetGate {
+            store: &self.store,
+            month: &month,
+            limit,
+            reserved: AtomicU32::new(0),
+        });
+        let meter = match &gate {
+            Some(g) => Meter::gated(g),
+            None => Meter::new(),
+        };
+        let text = match call {
+            Call::Forecast(q) => self
+                .inner
+                .forecast_metered(q, &meter)
+                .await
+                .map(|r| serde_json::to_string(&r)),
+            Call::Anomalies(q) => self
+                .inner
+                .anomalies_metered(q, &meter)
+                .await
+                .map(|r| serde_json::to_string(&r)),
+        }
+        .and_then(|t| t.map_err(|e| CostError::Cache(e.to_string())));
+        let spent = meter.spent();
+        self.account(&meter, gate.as_ref(), &month, now).await;
+        *flight = Some((Instant::now(), text.clone()));
+        let text = text?;
+        if spent > 0 {
+            let expires = now + Duration::minutes(self.ttl.recent_ttl_minutes as i64);
+            if let Err(e) = self
+                .store
+                .cache_put(&key, self.inner.name(), &canonical, &text, now, expires)
+                .await
+            {
+                self.metrics
+                    .cache_write_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, "could not cache an AWS result; returning it uncached");
+            }
+        }
+        serde_json::from_str(&text).map_err(|e| CostError::Cache(e.to_string()))
+    }
+
+    /// Counts what a call spent: metrics, the monthly reservation, the daily record.
+    async fn account(
+        &self,
+        meter: &Meter<'_>,
+        gate: Option<&BudgetGate<'_>>,
+        month: &str,
+        now: chrono::DateTime<Utc>,
+    ) {
+        let spent = meter.spent();
+        self.metrics
+            .requests
+            .fetch_add(spent as u64, Ordering::Relaxed);
+        if let Some(g) = gate {
+            let delta = spent as i64 - g.reserved.load(Ordering::Relaxed) as i64;
+            if let Err(e) = self.store.adjust_reserved(month, delta).await {
+                self.metrics
+                    .request_record_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, delta, "could not correct the monthly request budget");
+            }
+        }
+        let day = now.format("%Y-%m-%d").to_string();
+        if let Err(e) = self
+            .store
+            .record_requests(&day, self.inner.name(), spent)
+            .await
+        {
+            self.metrics
+                .request_record_failures
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(error = %e, requests = spent, "could not record Cost Explorer requests");
+        }
+    }
+}
+
 #[async_trait]
 impl CostSource for CachedSource {
     fn name(&self) -> &str {
@@ -280,6 +431,28 @@ impl CostSource for CachedSource {
             outcome: outcome.clone(),
         });
         outcome
+    }
+
+    async fn forecast_metered(
+        &self,
+        q: &ForecastQuery,
+        meter: &Meter<'_>,
+    ) -> Result<ForecastResult, CostError> {
+        if self.inner.is_sample() {
+            return self.inner.forecast_metered(q, meter).await;
+        }
+        self.through(Call::Forecast(q)).await
+    }
+
+    async fn anomalies_metered(
+        &self,
+        q: &AnomalyQuery,
+        meter: &Meter<'_>,
+    ) -> Result<AnomalyResult, CostError> {
+        if self.inner.is_sample() {
+            return self.inner.anomalies_metered(q, meter).await;
+        }
+        self.through(Call::Anomalies(q)).await
     }
 }
 

@@ -16,9 +16,13 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
 use super::cache::Today;
+use super::insights::{
+    AnomalyImpact, AnomalyQuery, AnomalyResult, AwsAnomaly, ForecastBucket, ForecastQuery,
+    ForecastResult, RootCause,
+};
 use super::{
     CostError, CostQuery, CostResult, CostSource, Dimension, Granularity, GroupAmount, Meter,
-    Period, TimeBucket,
+    Metric, Period, TimeBucket,
 };
 use crate::config::{AccountConfig, AwsConfig};
 
@@ -526,6 +530,244 @@ impl CostSource for ExplorerSource {
             end_clamped_to,
         })
     }
+
+    async fn forecast_metered(
+        &self,
+        q: &ForecastQuery,
+        meter: &Meter<'_>,
+    ) -> Result<ForecastResult, CostError> {
+        self.forecast_inner(q, meter).await
+    }
+
+    async fn anomalies_metered(
+        &self,
+        q: &AnomalyQuery,
+        meter: &Meter<'_>,
+    ) -> Result<AnomalyResult, CostError> {
+        self.anomalies_inner(q, meter).await
+    }
+}
+
+fn forecast_metric(m: Metric) -> ce::Metric {
+    match m {
+        Metric::UnblendedCost => ce::Metric::UnblendedCost,
+        Metric::AmortizedCost => ce::Metric::AmortizedCost,
+        Metric::NetUnblendedCost => ce::Metric::NetUnblendedCost,
+        Metric::NetAmortizedCost => ce::Metric::NetAmortizedCost,
+        Metric::BlendedCost => ce::Metric::BlendedCost,
+    }
+}
+
+fn parse_decimal(raw: Option<&str>, what: &str) -> Result<Option<Decimal>, CostError> {
+    let Some(raw) = raw else { return Ok(None) };
+    raw.parse::<Decimal>()
+        .or_else(|_| Decimal::from_scientific(raw))
+        .map(Some)
+        .map_err(|_| {
+            CostError::Service(format!(
+                "Cost Explorer returned an unreadable {what} '{raw}'"
+            ))
+        })
+}
+
+/// Cost Anomaly Detection's impacts are JSON numbers (doubles in the SDK).
+/// Rust prints a double as the shortest text that reads back to it, which is
+/// the text AWS sent for any amount of up to 15 significant digits.
+fn from_double(v: f64) -> Result<Decimal, CostError> {
+    let text = v.to_string();
+    parse_decimal(Some(&text), "impact").map(|d| d.unwrap_or_default())
+}
+
+fn day_text(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+impl ExplorerSource {
+    async fn forecast_inner(
+        &self,
+        q: &ForecastQuery,
+        meter: &Meter<'_>,
+    ) -> Result<ForecastResult, CostError> {
+        q.validate()?;
+        let client = self.client(q.connection.as_deref())?;
+        // AWS forecasts from today (UTC) on; a zone behind UTC still says yesterday.
+        let utc_today = (self.utc_today)();
+        let start = q.period.start.max(utc_today);
+        if start >= q.period.end {
+            return Err(CostError::InvalidQuery(
+                "AWS forecasts only days from today on".into(),
+            ));
+        }
+        let period = ce::DateInterval::builder()
+            .start(day_text(start))
+            .end(day_text(q.period.end))
+            .build()
+            .map_err(|e| CostError::InvalidQuery(e.to_string()))?;
+        let granularity = match q.granularity {
+            Granularity::Daily => ce::Granularity::Daily,
+            Granularity::Monthly => ce::Granularity::Monthly,
+        };
+        meter.admit().await?;
+        let resp = client
+            .get_cost_forecast()
+            .time_period(period)
+            .metric(forecast_metric(q.metric))
+            .granularity(granularity)
+            .prediction_interval_level(q.prediction_interval as i32)
+            .set_filter(filter_expression(&q.as_cost_query()))
+            .send()
+            .await
+            .map_err(classify);
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        meter.record(1);
+        let resp = resp?;
+        let (total, unit) = parse_amount(resp.total())?;
+        let mut buckets = Vec::new();
+        for r in resp.forecast_results_by_time() {
+            let tp = r.time_period();
+            buckets.push(ForecastBucket {
+                start: parse_day(tp.map(|t| t.start()))?,
+                end: parse_day(tp.map(|t| t.end()))?,
+                mean: parse_decimal(r.mean_value(), "forecast")?.unwrap_or_default(),
+                lower: parse_decimal(r.prediction_interval_lower_bound(), "forecast bound")?,
+                upper: parse_decimal(r.prediction_interval_upper_bound(), "forecast bound")?,
+            });
+        }
+        let mut query = q.clone();
+        query.period = Period::new(start, q.period.end);
+        Ok(ForecastResult {
+            query,
+            unit: unit.unwrap_or_else(|| "USD".into()),
+            total,
+            buckets,
+            source: "cost-explorer".into(),
+            requests: 1,
+            cached: false,
+        })
+    }
+
+    async fn anomalies_inner(
+        &self,
+        q: &AnomalyQuery,
+        meter: &Meter<'_>,
+    ) -> Result<AnomalyResult, CostError> {
+        q.validate()?;
+        let client = self.client(q.connection.as_deref())?;
+        let interval = ce::AnomalyDateInterval::builder()
+            .start_date(day_text(q.start))
+            .end_date(day_text(q.end))
+            .build()
+            .map_err(|e| CostError::InvalidQuery(e.to_string()))?;
+        let impact = match &q.total_impact {
+            None => None,
+            Some(f) => {
+                use rust_decimal::prelude::ToPrimitive;
+                // The API takes doubles; a threshold in dollars and cents is exact enough as one.
+                let mut b = ce::TotalImpactFilter::builder()
+                    .numeric_operator(ce::NumericOperator::from(f.operator.as_str()))
+                    .start_value(f.start.to_f64().unwrap_or_default());
+                if let Some(end) = f.end {
+                    b = b.end_value(end.to_f64().unwrap_or_default());
+                }
+                Some(
+                    b.build()
+                        .map_err(|e| CostError::InvalidQuery(e.to_string()))?,
+                )
+            }
+        };
+        let mut anomalies = Vec::new();
+        let mut token: Option<String> = None;
+        let mut requests = 0u32;
+        loop {
+            if requests >= self.max_requests_per_query {
+                return Err(CostError::RequestBudget {
+                    limit: self.max_requests_per_query,
+                });
+            }
+            // Each page is billed: the meter may refuse it.
+            meter.admit().await?;
+            let resp = client
+                .get_anomalies()
+                .date_interval(interval.clone())
+                .set_monitor_arn(q.monitor_arn.clone())
+                .set_total_impact(impact.clone())
+                .set_next_page_token(token.clone())
+                .send()
+                .await
+                .map_err(classify);
+            requests += 1;
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            meter.record(1);
+            let resp = resp?;
+            for a in resp.anomalies() {
+                anomalies.push(anomaly(a)?);
+            }
+            token = resp
+                .next_page_token()
+                .filter(|t| !t.is_empty())
+                .map(String::from);
+            if token.is_none() {
+                break;
+            }
+        }
+        anomalies.sort_by(|a: &AwsAnomaly, b| {
+            b.impact
+                .total_impact
+                .cmp(&a.impact.total_impact)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+        Ok(AnomalyResult {
+            query: q.clone(),
+            anomalies,
+            source: "cost-explorer".into(),
+            requests,
+            cached: false,
+        })
+    }
+}
+
+fn anomaly(a: &ce::Anomaly) -> Result<AwsAnomaly, CostError> {
+    let day = |s: Option<&str>| -> Result<Option<NaiveDate>, CostError> {
+        // Dates arrive as days or as timestamps; the day is what is shown.
+        s.map(|s| parse_day(Some(s.get(..10).unwrap_or(s))))
+            .transpose()
+    };
+    let opt = |v: Option<f64>| v.map(from_double).transpose();
+    let impact = match a.impact() {
+        Some(i) => AnomalyImpact {
+            max_impact: from_double(i.max_impact())?,
+            total_impact: from_double(i.total_impact())?,
+            total_actual_spend: opt(i.total_actual_spend())?,
+            total_expected_spend: opt(i.total_expected_spend())?,
+            total_impact_percentage: opt(i.total_impact_percentage())?,
+        },
+        None => AnomalyImpact {
+            max_impact: Decimal::ZERO,
+            total_impact: Decimal::ZERO,
+            total_actual_spend: None,
+            total_expected_spend: None,
+            total_impact_percentage: None,
+        },
+    };
+    Ok(AwsAnomaly {
+        id: a.anomaly_id().to_string(),
+        start: day(a.anomaly_start_date())?,
+        end: day(a.anomaly_end_date())?,
+        dimension_value: a.dimension_value().map(String::from),
+        monitor_arn: a.monitor_arn().to_string(),
+        root_causes: a
+            .root_causes()
+            .iter()
+            .map(|r| RootCause {
+                service: r.service().map(String::from),
+                region: r.region().map(String::from),
+                linked_account: r.linked_account().map(String::from),
+                linked_account_name: r.linked_account_name().map(String::from),
+                usage_type: r.usage_type().map(String::from),
+            })
+            .collect(),
+        impact,
+    })
 }
 
 /// Checks credentials with STS GetCallerIdentity, which costs nothing.

@@ -4,6 +4,7 @@
 pub mod analysis;
 pub mod cache;
 pub mod explorer;
+pub mod insights;
 pub mod money;
 pub mod periods;
 pub mod sample;
@@ -16,6 +17,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+pub use insights::{AnomalyQuery, AnomalyResult, ForecastQuery, ForecastResult};
 pub use periods::Period;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -355,6 +357,8 @@ pub enum CostError {
     Rejected(String),
     #[error("Cost Explorer failed: {0}")]
     Service(String),
+    #[error("{0}")]
+    Unsupported(String),
     #[error("the cost cache failed: {0}")]
     Cache(String),
 }
@@ -461,5 +465,33 @@ pub trait CostSource: Send + Sync {
         let r = self.cost_and_usage(query).await?;
         meter.record(r.requests);
         Ok(r)
+    }
+    /// AWS's own forecast (GetCostForecast), each billable request through `meter`.
+    async fn forecast_metered(
+        &self,
+        _query: &ForecastQuery,
+        _meter: &Meter<'_>,
+    ) -> Result<ForecastResult, CostError> {
+        Err(CostError::Unsupported(format!(
+            "{} does not provide AWS's forecast",
+            self.name()
+        )))
+    }
+    async fn forecast(&self, query: &ForecastQuery) -> Result<ForecastResult, CostError> {
+        self.forecast_metered(query, &Meter::new()).await
+    }
+    /// Cost Anomaly Detection's findings (GetAnomalies), each page through `meter`.
+    async fn anomalies_metered(
+        &self,
+        _query: &AnomalyQuery,
+        _meter: &Meter<'_>,
+    ) -> Result<AnomalyResult, CostError> {
+        Err(CostError::Unsupported(format!(
+            "{} does not provide Cost Anomaly Detection's findings",
+            self.name()
+        )))
+    }
+    async fn anomalies(&self, query: &AnomalyQuery) -> Result<AnomalyResult, CostError> {
+        self.anomalies_metered(query, &Meter::new()).await
     }
 }

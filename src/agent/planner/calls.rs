@@ -171,7 +171,12 @@ pub fn calls_for(s: &Slots, today: NaiveDate) -> Vec<ToolCall> {
                     .to_string()
                 ),
             );
-            vec![call("forecast_month_end", m)]
+            let mut calls = vec![call("forecast_month_end", m)];
+            if s.aws_own {
+                // AWS's own forecast beside costbot's projection, each labelled by method.
+                calls.push(call("aws_forecast", base_args(s)));
+            }
+            calls
         }
         Intent::Anomalies => {
             let mut m = base_args(s);
@@ -182,7 +187,14 @@ pub fn calls_for(s: &Slots, today: NaiveDate) -> Vec<ToolCall> {
                 s.group_by.clone()
             };
             m.insert("group_by".into(), dims(&group_by));
-            vec![call("find_anomalies", m)]
+            let mut calls = vec![call("find_anomalies", m)];
+            if s.aws_own {
+                // Cost Anomaly Detection's findings beside costbot's own spike search.
+                let mut aws = serde_json::Map::new();
+                aws.insert("period".into(), range(&s.period.period));
+                calls.push(call("aws_anomalies", aws));
+            }
+            calls
         }
         Intent::Advice => {
             let services: Vec<String> =

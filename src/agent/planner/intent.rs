@@ -188,7 +188,9 @@ pub(super) fn classify(c: &Cues) -> Option<Intent> {
         return Some(Intent::Help);
     }
     let quantity = QUANTITY.is_match(t);
-    let definition = DEFINITION.is_match(t) && !OWNED.is_match(t) && c.periods == 0;
+    // "what's the AWS forecast for EC2" asks for AWS's figure, not what a forecast is.
+    let aws_figure = AWS_OWN.is_match(t) && FORECAST.is_match(t);
+    let definition = DEFINITION.is_match(t) && !OWNED.is_match(t) && c.periods == 0 && !aws_figure;
     let asks_meaning = definition && MEANING.is_match(t);
     let howto = HOWTO.is_match(t);
     let (act, margin) = nearest_act(c.masked);
@@ -212,10 +214,19 @@ pub(super) fn classify(c: &Cues) -> Option<Intent> {
         || TREND.is_match(t)
         || FORECAST.is_match(t)
         || ANOMALY.is_match(t)
+        || AWS_OWN.is_match(t)
         || (COMPARE.is_match(t) && WHY_CHANGE.is_match(t))
         || t.trim_end().ends_with('?');
     if !asks_for_figure && words(t) >= 6 && topical {
         return Some(Intent::Advice);
+    }
+    if AWS_OWN.is_match(t) {
+        // "did AWS flag anything", "what does AWS forecast": AWS's own analyses.
+        return Some(if AWS_FLAGGED.is_match(t) {
+            Intent::Anomalies
+        } else {
+            Intent::Forecast
+        });
     }
     if FORECAST.is_match(t) {
         return Some(Intent::Forecast);

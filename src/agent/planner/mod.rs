@@ -63,6 +63,10 @@ pub struct Slots {
     /// For advice: what to look up.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<String>,
+    /// AWS's own forecast or anomalies were asked for ("what does AWS
+    /// forecast", "Cost Anomaly Detection"): answered beside costbot's own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub aws_own: bool,
 }
 
 /// A tool and its arguments, exactly as the tool receives them.
@@ -655,6 +659,7 @@ pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<P
                 include_credits_refunds: p.credits.unwrap_or(false),
                 granularity: p.granularity,
                 topic: (intent == Intent::Advice).then(|| p.normalized.clone()),
+                aws_own: false,
             }
         }
     };
@@ -668,6 +673,9 @@ pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<P
                 suggestion()
             ),
         });
+    }
+    if vocabulary::AWS_OWN.is_match(&text.to_lowercase()) {
+        slots.aws_own = true;
     }
     if slots.intent == Intent::Advice && !ADVICE_ACCOUNT.is_match(&text.to_lowercase()) {
         // "dev boxes", "prod databases": advice is about the kind of resource, not an account.

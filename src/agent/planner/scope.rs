@@ -450,6 +450,14 @@ fn problem(t: &str, ctx: &PlanContext, scope: &Scope) -> Option<PlanError> {
                     "credits",
                     "org",
                     "organization",
+                    // AWS's own analyses, not a product: "what does AWS forecast".
+                    "forecast",
+                    "anomal",
+                    "cost anomaly",
+                    "flag",
+                    "detect",
+                    "predict",
+                    "project",
                 ]
                 .iter()
                 .any(|w| name.starts_with(w));

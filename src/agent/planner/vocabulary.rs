@@ -88,6 +88,15 @@ pub(super) static FORECAST: LazyLock<Regex> = LazyLock::new(|| {
         r"forecast|project(ed|ion)|end of (the )?month|month.end|on track|(over|within|under|against|vs\.?|versus|exceed\w*|past|beyond|blow\w*|bust\w*|go over|stay (in|within|under)|compared to|relative to) (the |our |my |this month's |the monthly )?budget|budget (status|check|burn)|will we|predict|expected (spend|cost|bill)|going to (spend|cost|be)|\bland at\b|\bheaded\b|\bheading\b|run.?rate|will .* (be|end|land|cost)\b",
     )
 });
+/// AWS's own forecast or Cost Anomaly Detection, rather than costbot's.
+pub(super) static AWS_OWN: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"\b(aws|amazon)('s|s)?\s+(own\s+)?(forecast|predict|project|anomal)|\b(does|did|would|will|do) (aws|amazon)\b.{0,20}\b(forecast|predict|project|flag|detect|find|say|think)|\b(forecast\w*|predict\w*|projection|anomal\w*|spikes?)\b.{0,25}\b(from|by|of|according to|per) (aws|amazon)\b|anomaly detection|cost explorer('s)? (own )?forecast|\bflagged by (aws|amazon)\b|\b(aws|amazon)\b.{0,10}\bflag",
+    )
+});
+/// Of AWS's own analyses, the anomalies rather than the forecast.
+pub(super) static AWS_FLAGGED: LazyLock<Regex> =
+    LazyLock::new(|| re(r"anomal|\bflag|\bdetect|spike"));
 pub(super) static ANOMALY: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r"anomal|spike|unusual|unexpected|weird|strange|\bsurge|outlier|sudden|out of the ordinary|abnormal|\bodd\b|out of line|stand out|\bblips?\b",

@@ -122,6 +122,47 @@ pub struct SearchGuidesArgs {
     pub k: Option<usize>,
 }
 
+/// AWS Cost Explorer's own forecast (GetCostForecast).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AwsForecastArgs {
+    /// From today on; the rest of this month when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period: Option<DateRange>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granularity: Option<Granularity>,
+    #[serde(default, skip_serializing_if = "FilterArgs::is_empty")]
+    pub filter: FilterArgs,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub include_credits_refunds: bool,
+    /// Percent, 51–99; 80 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prediction_interval: Option<u8>,
+}
+
+/// GetAnomalies' TotalImpact filter, amounts as JSON numbers (read exactly).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImpactArgs {
+    pub operator: String,
+    pub start: serde_json::Number,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<serde_json::Number>,
+}
+
+/// Cost Anomaly Detection's findings (GetAnomalies).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsAnomaliesArgs {
+    pub period: DateRange,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_impact: Option<ImpactArgs>,
+}
+
 /// A tool call's arguments, typed by tool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToolArgs {
@@ -130,15 +171,19 @@ pub enum ToolArgs {
     ForecastMonthEnd(ForecastMonthEndArgs),
     FindAnomalies(FindAnomaliesArgs),
     SearchGuides(SearchGuidesArgs),
+    AwsForecast(AwsForecastArgs),
+    AwsAnomalies(AwsAnomaliesArgs),
 }
 
 /// Every tool's name, in the order of [`super::definitions`].
-pub const TOOL_NAMES: [&str; 5] = [
+pub const TOOL_NAMES: [&str; 7] = [
     "get_cost_and_usage",
     "compare_periods",
     "forecast_month_end",
     "find_anomalies",
     "search_guides",
+    "aws_forecast",
+    "aws_anomalies",
 ];
 
 impl ToolArgs {
@@ -162,6 +207,8 @@ impl ToolArgs {
             "forecast_month_end" => ToolArgs::ForecastMonthEnd(read(name, arguments)?),
             "find_anomalies" => ToolArgs::FindAnomalies(read(name, arguments)?),
             "search_guides" => ToolArgs::SearchGuides(read(name, arguments)?),
+            "aws_forecast" => ToolArgs::AwsForecast(read(name, arguments)?),
+            "aws_anomalies" => ToolArgs::AwsAnomalies(read(name, arguments)?),
             other => return Err(ToolError::UnknownTool(other.to_string())),
         })
     }
@@ -173,6 +220,8 @@ impl ToolArgs {
             ToolArgs::ForecastMonthEnd(_) => TOOL_NAMES[2],
             ToolArgs::FindAnomalies(_) => TOOL_NAMES[3],
             ToolArgs::SearchGuides(_) => TOOL_NAMES[4],
+            ToolArgs::AwsForecast(_) => TOOL_NAMES[5],
+            ToolArgs::AwsAnomalies(_) => TOOL_NAMES[6],
         }
     }
 
@@ -184,6 +233,8 @@ impl ToolArgs {
             ToolArgs::ForecastMonthEnd(a) => serde_json::to_value(a),
             ToolArgs::FindAnomalies(a) => serde_json::to_value(a),
             ToolArgs::SearchGuides(a) => serde_json::to_value(a),
+            ToolArgs::AwsForecast(a) => serde_json::to_value(a),
+            ToolArgs::AwsAnomalies(a) => serde_json::to_value(a),
         };
         v.unwrap_or(Value::Null)
     }
@@ -253,6 +304,23 @@ mod tests {
                 query: "nat".into(),
                 services: vec!["EC2".into()],
                 k: Some(3),
+            }),
+            "aws_forecast" => ToolArgs::AwsForecast(AwsForecastArgs {
+                period: Some(range()),
+                granularity: Some(Granularity::Monthly),
+                filter: full_filter(),
+                metric: Some("UnblendedCost".into()),
+                include_credits_refunds: true,
+                prediction_interval: Some(80),
+            }),
+            "aws_anomalies" => ToolArgs::AwsAnomalies(AwsAnomaliesArgs {
+                period: range(),
+                monitor_arn: Some("arn:aws:ce::111111111111:anomalymonitor/x".into()),
+                total_impact: Some(ImpactArgs {
+                    operator: "BETWEEN".into(),
+                    start: 100.into(),
+                    end: Some(1000.into()),
+                }),
             }),
             other => panic!("no full arguments for {other}"),
         }

@@ -6,8 +6,9 @@ pub mod args;
 pub mod compact;
 
 pub use args::{
-    ComparePeriodsArgs, DateRange, FilterArgs, FindAnomaliesArgs, ForecastMonthEndArgs,
-    GetCostAndUsageArgs, SearchGuidesArgs, ToolArgs, TOOL_NAMES,
+    AwsAnomaliesArgs, AwsForecastArgs, ComparePeriodsArgs, DateRange, FilterArgs,
+    FindAnomaliesArgs, ForecastMonthEndArgs, GetCostAndUsageArgs, ImpactArgs, SearchGuidesArgs,
+    ToolArgs, TOOL_NAMES,
 };
 
 use std::sync::Arc;
@@ -17,10 +18,11 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 use crate::costs::analysis::{self, Anomaly, AnomalySettings, Forecast, Mover};
+use crate::costs::insights::ImpactFilter;
 use crate::costs::periods::{add_months, month_start, Period};
 use crate::costs::{
-    CostError, CostFilter, CostQuery, CostResult, CostSource, Dimension, Granularity, Metric,
-    TagFilter,
+    AnomalyQuery, AnomalyResult, CostError, CostFilter, CostQuery, CostResult, CostSource,
+    Dimension, ForecastQuery, ForecastResult, Granularity, Metric, TagFilter,
 };
 use crate::language::services::{self, UnknownService};
 use crate::retrieval::{Hit, RetrievalError, Retriever};
@@ -66,6 +68,14 @@ pub enum ToolOutput {
     Guides {
         hits: Vec<Hit>,
     },
+    /// AWS Cost Explorer's own forecast.
+    AwsForecast {
+        result: ForecastResult,
+    },
+    /// Cost Anomaly Detection's findings.
+    AwsAnomalies {
+        result: AnomalyResult,
+    },
 }
 
 impl ToolOutput {
@@ -79,7 +89,38 @@ impl ToolOutput {
             ToolOutput::Forecast { history, .. } | ToolOutput::Anomalies { history, .. } => {
                 vec![history]
             }
-            ToolOutput::Guides { .. } => vec![],
+            ToolOutput::Guides { .. }
+            | ToolOutput::AwsForecast { .. }
+            | ToolOutput::AwsAnomalies { .. } => vec![],
+        }
+    }
+}
+
+impl ToolOutput {
+    /// The queries behind this output, for "how did you get that?": cost
+    /// queries as they are, AWS's own analyses as `{ "api", "query" }`.
+    pub fn queries(&self) -> Vec<Value> {
+        match self {
+            ToolOutput::AwsForecast { result } => {
+                vec![json!({ "api": "GetCostForecast", "query": result.query })]
+            }
+            ToolOutput::AwsAnomalies { result } => {
+                vec![json!({ "api": "GetAnomalies", "query": result.query })]
+            }
+            other => other
+                .results()
+                .iter()
+                .map(|r| serde_json::to_value(&r.query).unwrap_or_default())
+                .collect(),
+        }
+    }
+
+    /// Billable Cost Explorer requests this output took (0 when cached or sample).
+    pub fn requests(&self) -> u32 {
+        match self {
+            ToolOutput::AwsForecast { result } => result.requests,
+            ToolOutput::AwsAnomalies { result } => result.requests,
+            other => other.results().iter().map(|r| r.requests).sum(),
         }
     }
 }
@@ -154,6 +195,28 @@ pub fn definitions() -> Value {
                 "services": { "type": "array", "items": { "type": "string" } },
                 "k": { "type": "integer", "minimum": 1, "maximum": 10, "default": 3 }
             }, "required": ["query"], "additionalProperties": false }
+        }},
+        { "type": "function", "function": {
+            "name": "aws_forecast",
+            "description": "AWS Cost Explorer's own forecast (GetCostForecast) from today on, with its prediction interval; the rest of this month by default. Not costbot's projection (forecast_month_end).",
+            "parameters": { "type": "object", "properties": {
+                "period": range, "filter": filter, "metric": metric, "include_credits_refunds": credits,
+                "granularity": { "type": "string", "enum": ["DAILY", "MONTHLY"], "default": "MONTHLY" },
+                "prediction_interval": { "type": "integer", "minimum": 51, "maximum": 99, "default": 80, "description": "Percent" }
+            }, "additionalProperties": false }
+        }},
+        { "type": "function", "function": {
+            "name": "aws_anomalies",
+            "description": "Anomalies AWS Cost Anomaly Detection found in a period (GetAnomalies), with root causes (service, region, account, usage type) and impact. Not costbot's own spike search (find_anomalies).",
+            "parameters": { "type": "object", "properties": {
+                "period": range,
+                "monitor_arn": { "type": "string", "description": "Only this anomaly monitor's findings" },
+                "total_impact": { "type": "object", "properties": {
+                    "operator": { "type": "string", "enum": ["EQUAL", "GREATER_THAN_OR_EQUAL", "LESS_THAN_OR_EQUAL", "GREATER_THAN", "LESS_THAN", "BETWEEN"] },
+                    "start": { "type": "number", "description": "Dollars" },
+                    "end": { "type": "number", "description": "Dollars; only with BETWEEN" }
+                }, "required": ["operator", "start"], "additionalProperties": false }
+            }, "required": ["period"], "additionalProperties": false }
         }}
     ])
 }
@@ -295,6 +358,64 @@ impl Tools {
                     history,
                     filtered,
                 })
+            }
+            ToolArgs::AwsForecast(a) => {
+                let q = self.base_query(
+                    name,
+                    today,
+                    CostBase {
+                        group_by: &[],
+                        filter: &a.filter,
+                        metric: a.metric.as_deref(),
+                        include_credits_refunds: a.include_credits_refunds,
+                    },
+                )?;
+                let forecast_period = match &a.period {
+                    None => Period::new(today, add_months(month_start(today), 1)),
+                    Some(r) if r.end < r.start => {
+                        return Err(bad("'period' ends before it starts".into()))
+                    }
+                    // AWS forecasts no past day: the part from today on.
+                    Some(r) if r.end < today => {
+                        return Err(bad("AWS forecasts only days from today on; ask get_cost_and_usage for past days".into()))
+                    }
+                    Some(r) => Period::inclusive(r.start.max(today), r.end),
+                };
+                let mut fq = ForecastQuery::new(forecast_period);
+                fq.granularity = a.granularity.unwrap_or(Granularity::Monthly);
+                fq.metric = q.metric;
+                fq.filter = q.filter;
+                fq.include_credits_refunds = q.include_credits_refunds;
+                fq.connection = q.connection;
+                fq.prediction_interval = a.prediction_interval.unwrap_or(80);
+                let result = self.source.forecast(&fq).await?;
+                Ok(ToolOutput::AwsForecast { result })
+            }
+            ToolArgs::AwsAnomalies(a) => {
+                let window = period(&a.period, "period")?;
+                let number = |n: &serde_json::Number| -> Result<Decimal, ToolError> {
+                    let t = n.to_string();
+                    t.parse::<Decimal>()
+                        .or_else(|_| Decimal::from_scientific(&t))
+                        .map_err(|_| bad(format!("'{t}' is not an amount")))
+                };
+                let total_impact = match &a.total_impact {
+                    None => None,
+                    Some(i) => Some(ImpactFilter {
+                        operator: i.operator.clone(),
+                        start: number(&i.start)?,
+                        end: i.end.as_ref().map(number).transpose()?,
+                    }),
+                };
+                let q = AnomalyQuery {
+                    start: window.start,
+                    end: window.last_day(),
+                    monitor_arn: a.monitor_arn.clone(),
+                    total_impact,
+                    connection: None,
+                };
+                let result = self.source.anomalies(&q).await?;
+                Ok(ToolOutput::AwsAnomalies { result })
             }
             ToolArgs::FindAnomalies(a) => {
                 let window = period(&a.period, "period")?;

@@ -77,6 +77,11 @@ pub(super) struct Injection {
 }
 
 impl Injection {
+    /// First and last day affected (inclusive).
+    pub(super) fn span(&self) -> (NaiveDate, NaiveDate) {
+        (self.from, self.to)
+    }
+
     pub(super) fn applies(
         &self,
         si: usize,

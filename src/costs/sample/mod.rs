@@ -21,6 +21,7 @@ use super::{
 
 mod catalog;
 mod events;
+mod insights;
 
 pub use catalog::ACCOUNTS;
 use catalog::{service_index, ServiceSpec, ENVS, REGIONS, SERVICES};
@@ -311,6 +312,22 @@ impl CostSource for SampleSource {
         }
         answered.insert(key, result.clone());
         Ok(result)
+    }
+
+    async fn forecast_metered(
+        &self,
+        q: &super::ForecastQuery,
+        _meter: &super::Meter<'_>,
+    ) -> Result<super::ForecastResult, CostError> {
+        insights::forecast(self, q, (self.clock)()).await
+    }
+
+    async fn anomalies_metered(
+        &self,
+        q: &super::AnomalyQuery,
+        _meter: &super::Meter<'_>,
+    ) -> Result<super::AnomalyResult, CostError> {
+        insights::anomalies(self, q, (self.clock)())
     }
 }
 
