@@ -376,6 +376,7 @@ impl CostError {
                 | CostError::OutOfRange(_)
                 | CostError::Unavailable(_)
                 | CostError::Rejected(_)
+                | CostError::Unsupported(_)
         )
     }
 }
