@@ -169,31 +169,7 @@ impl CachedSource {
         };
         let outcome = self.inner.cost_and_usage_metered(q, &meter).await;
         let spent = meter.spent();
-        self.metrics
-            .requests
-            .fetch_add(spent as u64, Ordering::Relaxed);
-        if let Some(g) = &gate {
-            // Reserved but not made (a failure before sending) is given back;
-            // made beyond what was reserved (a source that cannot admit per page) is added.
-            let delta = spent as i64 - g.reserved.load(Ordering::Relaxed) as i64;
-            if let Err(e) = self.store.adjust_reserved(&month, delta).await {
-                self.metrics
-                    .request_record_failures
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(error = %e, delta, "could not correct the monthly request budget");
-            }
-        }
-        let day = now.format("%Y-%m-%d").to_string();
-        if let Err(e) = self
-            .store
-            .record_requests(&day, self.inner.name(), spent)
-            .await
-        {
-            self.metrics
-                .request_record_failures
-                .fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(error = %e, requests = spent, "could not record Cost Explorer requests");
-        }
+        self.account(&meter, gate.as_ref(), &month, now).await;
         let result = outcome?;
         // A result that cost nothing (e.g. a period not yet started in UTC) is not worth keeping.
         if spent > 0 {
@@ -351,6 +327,8 @@ impl CachedSource {
             .requests
             .fetch_add(spent as u64, Ordering::Relaxed);
         if let Some(g) = gate {
+            // Reserved but not made (a failure before sending) is given back;
+            // made beyond what was reserved (a source that cannot admit per page) is added.
             let delta = spent as i64 - g.reserved.load(Ordering::Relaxed) as i64;
             if let Err(e) = self.store.adjust_reserved(month, delta).await {
                 self.metrics
