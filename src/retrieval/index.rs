@@ -240,14 +240,11 @@ impl GuideIndex {
         };
         let qdrant = match &self.qdrant {
             Some(q) => {
-                let changed =
-                    changed_lexically || dense.embedded + dense.imported + dense.pruned > 0;
                 match q
                     .sync(
                         self.lexical.store(),
                         &d.embedder().model_id,
                         d.embedder().dim,
-                        changed,
                     )
                     .await
                 {
