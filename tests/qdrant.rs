@@ -63,6 +63,16 @@ async fn qdrant_upserts_filters_and_deletes_stale_chunks() {
     let q = s.qdrant.unwrap();
     assert!(q.created_collection);
     assert_eq!(q.upserted, s.lexical.chunks);
+    let total = q.upserted;
+
+    // In step: a second run sends nothing.
+    let again = index
+        .sync(&guides::load(Some(knowledge.path())).unwrap(), &|_, _| {})
+        .await
+        .unwrap()
+        .qdrant
+        .unwrap();
+    assert_eq!((again.upserted, again.deleted), (0, 0));
 
     let hits = index
         .search("logs never expire and storage keeps growing", &[], 2)
@@ -78,6 +88,27 @@ async fn qdrant_upserts_filters_and_deletes_stale_chunks() {
         .await
         .unwrap();
     assert!(!only_cw.is_empty());
+    let cw_chunks: Vec<i64> = store
+        .chunk_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(_, g, _)| g == "cloudwatch-logs-retention.md")
+        .map(|(id, _, _)| id)
+        .collect();
+    assert!(only_cw.iter().all(|(id, _)| cw_chunks.contains(id)));
+
+    // A changed guide re-sends only its own chunks.
+    let ebs = knowledge.path().join("ebs-gp2-to-gp3.md");
+    let text = std::fs::read_to_string(&ebs).unwrap();
+    std::fs::write(&ebs, format!("{text}\n\n## Added\n\nOne more paragraph.\n")).unwrap();
+    let changed = index
+        .sync(&guides::load(Some(knowledge.path())).unwrap(), &|_, _| {})
+        .await
+        .unwrap()
+        .qdrant
+        .unwrap();
+    assert!(changed.upserted > 0 && changed.upserted < total);
 
     std::fs::remove_file(knowledge.path().join("nat-gateway.md")).unwrap();
     let s = index
