@@ -63,6 +63,16 @@ async fn qdrant_upserts_filters_and_deletes_stale_chunks() {
     let q = s.qdrant.unwrap();
     assert!(q.created_collection);
     assert_eq!(q.upserted, s.lexical.chunks);
+    let total = q.upserted;
+
+    // In step: a second run sends nothing.
+    let again = index
+        .sync(&guides::load(Some(knowledge.path())).unwrap(), &|_, _| {})
+        .await
+        .unwrap()
+        .qdrant
+        .unwrap();
+    assert_eq!((again.upserted, again.deleted), (0, 0));
 
     let hits = index
         .search("logs never expire and storage keeps growing", &[], 2)
@@ -78,6 +88,27 @@ async fn qdrant_upserts_filters_and_deletes_stale_chunks() {
         .await
         .unwrap();
     assert!(!only_cw.is_empty());
+    let cw_chunks: Vec<i64> = store
+        .chunk_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|(_, g, _)| g == "cloudwatch-logs-retention.md")
+        .map(|(id, _, _)| id)
+        .collect();
+    assert!(only_cw.iter().all(|(id, _)| cw_chunks.contains(id)));
+
+    // A changed guide re-sends only its own chunks.
+    let ebs = knowledge.path().join("ebs-gp2-to-gp3.md");
+    let text = std::fs::read_to_string(&ebs).unwrap();
+    std::fs::write(&ebs, format!("{text}\n\n## Added\n\nOne more paragraph.\n")).unwrap();
+    let changed = index
+        .sync(&guides::load(Some(knowledge.path())).unwrap(), &|_, _| {})
+        .await
+        .unwrap()
+        .qdrant
+        .unwrap();
+    assert!(changed.upserted > 0 && changed.upserted < total);
 
     std::fs::remove_file(knowledge.path().join("nat-gateway.md")).unwrap();
     let s = index
@@ -93,4 +124,102 @@ async fn qdrant_upserts_filters_and_deletes_stale_chunks() {
         .delete_collection(&collection)
         .await
         .unwrap();
+}
+
+/// Kills the test's own Qdrant also when an assertion fails.
+struct Server(std::process::Child);
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A Qdrant of the test's own, from QDRANT_BIN, on free loopback ports.
+fn start_qdrant(bin: &str, storage: &std::path::Path, http: u16, grpc: u16) -> Server {
+    Server(
+        std::process::Command::new(bin)
+            .current_dir(storage)
+            .env("QDRANT__SERVICE__HOST", "127.0.0.1")
+            .env("QDRANT__SERVICE__HTTP_PORT", http.to_string())
+            .env("QDRANT__SERVICE__GRPC_PORT", grpc.to_string())
+            .env("QDRANT__STORAGE__STORAGE_PATH", storage.join("storage"))
+            .env("QDRANT__STORAGE__SNAPSHOTS_PATH", storage.join("snapshots"))
+            .env("QDRANT__TELEMETRY_DISABLED", "true")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn wait_up(url: &str) {
+    let q = QdrantStore::connect(url, None, "unused").unwrap();
+    for _ in 0..300 {
+        if q.server_version().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("Qdrant at {url} did not come up");
+}
+
+#[tokio::test]
+async fn qdrant_restart_between_runs_finds_everything_in_step() {
+    let Ok(bin) = std::env::var("QDRANT_BIN") else {
+        if std::env::var("COSTBOT_REQUIRE_QDRANT").is_ok_and(|v| v == "1") {
+            panic!("COSTBOT_REQUIRE_QDRANT=1 but QDRANT_BIN is not set");
+        }
+        eprintln!(
+            "SKIPPED qdrant_restart_between_runs_finds_everything_in_step: QDRANT_BIN is not set"
+        );
+        return;
+    };
+    let Some(dir) = model::model_dir("qdrant_restart_between_runs_finds_everything_in_step") else {
+        return;
+    };
+    let storage = tempfile::tempdir().unwrap();
+    let (http, grpc) = (free_port(), free_port());
+    let url = format!("http://127.0.0.1:{grpc}");
+    let server = start_qdrant(&bin, storage.path(), http, grpc);
+    wait_up(&url).await;
+    let embedder = Arc::new(Embedder::load(&dir).unwrap());
+    let data = tempfile::tempdir().unwrap();
+    let knowledge = model::three_guides();
+    let store = Store::open(&data.path().join("q.db")).await.unwrap();
+    let make_index = || {
+        GuideIndex::new(
+            LexicalIndex::new(store.clone()),
+            Some(Arc::new(DenseIndex::new(store.clone(), embedder.clone()))),
+            Some(QdrantStore::connect(&url, None, "restart").unwrap()),
+            RetrievalMode::Dense,
+        )
+    };
+    let first = make_index()
+        .sync(&guides::load(Some(knowledge.path())).unwrap(), &|_, _| {})
+        .await
+        .unwrap();
+    let q = first.qdrant.unwrap();
+    assert!(q.created_collection && q.upserted == first.lexical.chunks);
+
+    drop(server);
+    let server = start_qdrant(&bin, storage.path(), http, grpc);
+    wait_up(&url).await;
+    let second = make_index()
+        .sync(&guides::load(Some(knowledge.path())).unwrap(), &|_, _| {})
+        .await
+        .unwrap()
+        .qdrant
+        .unwrap();
+    drop(server);
+    assert!(!second.created_collection);
+    assert_eq!((second.upserted, second.deleted), (0, 0));
 }

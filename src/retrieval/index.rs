@@ -107,8 +107,8 @@ pub struct GuideIndex {
     /// True once every current chunk has a vector where dense search looks
     /// (memory or Qdrant); until then searches are lexical.
     dense_ready: watch::Sender<bool>,
-    /// Whether the lexical index changed since the last dense build (Qdrant
-    /// then re-sends its points).
+    /// Whether the lexical index changed since the last dense build (kept
+    /// when a build fails; Qdrant now finds what to send by fingerprint).
     lexical_changed: AtomicBool,
     /// One dense build at a time.
     building: tokio::sync::Mutex<()>,
@@ -240,14 +240,11 @@ impl GuideIndex {
         };
         let qdrant = match &self.qdrant {
             Some(q) => {
-                let changed =
-                    changed_lexically || dense.embedded + dense.imported + dense.pruned > 0;
                 match q
                     .sync(
                         self.lexical.store(),
                         &d.embedder().model_id,
                         d.embedder().dim,
-                        changed,
                     )
                     .await
                 {

@@ -12,12 +12,14 @@ use std::collections::{HashMap, HashSet};
 
 use qdrant_client::qdrant::point_id::PointIdOptions;
 use qdrant_client::qdrant::{
-    Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
-    DeletePointsBuilder, Distance, FieldType, Filter, PointId, PointStruct, PointsIdsList,
-    QueryPointsBuilder, ScrollPointsBuilder, UpsertPointsBuilder, VectorParamsBuilder,
+    with_payload_selector::SelectorOptions, Condition, CreateCollectionBuilder,
+    CreateFieldIndexCollectionBuilder, DeletePointsBuilder, Distance, FieldType, Filter,
+    PayloadIncludeSelector, PointId, PointStruct, PointsIdsList, QueryPointsBuilder,
+    ScrollPointsBuilder, UpsertPointsBuilder, VectorParamsBuilder,
 };
 use qdrant_client::{Payload, Qdrant};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use super::RetrievalError;
 use crate::config::Secret;
@@ -27,9 +29,18 @@ fn q_err(e: impl std::fmt::Display) -> RetrievalError {
     RetrievalError::Qdrant(e.to_string())
 }
 
-/// A point id derived from the chunk's content hash: stable across re-indexing.
-fn point_id(text_hash: &str) -> u64 {
-    u64::from_str_radix(&text_hash[..16.min(text_hash.len())], 16).unwrap_or(0)
+/// A point id per chunk of a guide, stable across re-indexing: from the
+/// guide's path and the chunk's content hash (the same text in two guides is
+/// two points, each with its own guide's services).
+fn point_id(guide_path: &str, text_hash: &str) -> u64 {
+    let h = format!("{:x}", Sha256::digest(format!("{guide_path}\n{text_hash}")));
+    u64::from_str_radix(&h[..16], 16).unwrap_or(0)
+}
+
+/// Everything a point carries besides its id, hashed: a point whose
+/// fingerprint matches is in step and is not sent again.
+fn fingerprint(payload: &serde_json::Value) -> String {
+    format!("{:x}", Sha256::digest(payload.to_string()))
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize)]
@@ -98,31 +109,22 @@ impl QdrantStore {
         Ok(true)
     }
 
-    /// Upserts every chunk's vector with its payload and deletes points no chunk has any more.
-    /// `changed` says whether the local index changed in this run; when it did
-    /// not and the collection holds as many points as there are chunks, nothing is sent.
+    /// Brings the collection in step with the current chunks: upserts the
+    /// points that are missing or differ (guide, section, services, model or
+    /// text) and deletes points no chunk has any more. What is already in
+    /// step is compared by fingerprint and not sent, so a run with nothing
+    /// changed sends nothing, also after a Qdrant restart.
     pub async fn sync(
         &self,
         store: &Store,
         model: &str,
         dim: usize,
-        changed: bool,
     ) -> Result<QdrantSummary, RetrievalError> {
         let mut summary = QdrantSummary {
             created_collection: self.ensure_collection(dim).await?,
             ..Default::default()
         };
-        if !changed && !summary.created_collection {
-            let chunks = store.chunk_count().await.map_err(q_err)?;
-            let points = self
-                .client
-                .count(CountPointsBuilder::new(&self.collection).exact(true))
-                .await
-                .map_err(q_err)?;
-            if points.result.map(|r| r.count) == Some(chunks as u64) {
-                return Ok(summary);
-            }
-        }
+        let existing = self.fingerprints().await?;
         let rows = store
             .chunk_vectors_with_details(model)
             .await
@@ -131,16 +133,24 @@ impl QdrantStore {
         let mut wanted = HashSet::new();
         for r in rows {
             let meta: super::guides::FrontMatter = serde_json::from_str(&r.meta).map_err(q_err)?;
-            let id = point_id(&r.content_hash);
-            let payload = Payload::try_from(serde_json::json!({
+            let id = point_id(&r.guide_path, &r.content_hash);
+            let mut json = serde_json::json!({
                 "text_hash": r.content_hash,
                 "guide": r.guide_path,
                 "section": r.section,
                 "services": meta.services,
                 "model": model,
-            }))
-            .map_err(q_err)?;
+            });
+            let fp = fingerprint(&json);
             wanted.insert(id);
+            if existing
+                .get(&id)
+                .is_some_and(|e| e.as_deref() == Some(fp.as_str()))
+            {
+                continue;
+            }
+            json["fp"] = serde_json::Value::String(fp);
+            let payload = Payload::try_from(json).map_err(q_err)?;
             points.push(PointStruct::new(id, r.vector, payload));
         }
         summary.upserted = points.len();
@@ -154,31 +164,11 @@ impl QdrantStore {
                 .map_err(q_err)?;
         }
         // Stale points: in the collection, not among the current chunks.
-        let mut stale: Vec<PointId> = Vec::new();
-        let mut offset: Option<PointId> = None;
-        loop {
-            let mut req = ScrollPointsBuilder::new(&self.collection)
-                .limit(256)
-                .with_payload(false)
-                .with_vectors(false);
-            if let Some(o) = offset.take() {
-                req = req.offset(o);
-            }
-            let page = self.client.scroll(req).await.map_err(q_err)?;
-            for p in &page.result {
-                if let Some(PointIdOptions::Num(n)) =
-                    p.id.as_ref().and_then(|i| i.point_id_options.clone())
-                {
-                    if !wanted.contains(&n) {
-                        stale.push(PointId::from(n));
-                    }
-                }
-            }
-            match page.next_page_offset {
-                Some(next) => offset = Some(next),
-                None => break,
-            }
-        }
+        let stale: Vec<PointId> = existing
+            .keys()
+            .filter(|id| !wanted.contains(id))
+            .map(|id| PointId::from(*id))
+            .collect();
         summary.deleted = stale.len();
         if !stale.is_empty() {
             self.client
@@ -191,6 +181,37 @@ impl QdrantStore {
                 .map_err(q_err)?;
         }
         Ok(summary)
+    }
+
+    /// Every point's id and fingerprint (None for a point without one).
+    async fn fingerprints(&self) -> Result<HashMap<u64, Option<String>>, RetrievalError> {
+        let mut found = HashMap::new();
+        let mut offset: Option<PointId> = None;
+        loop {
+            let mut req = ScrollPointsBuilder::new(&self.collection)
+                .limit(256)
+                .with_payload(SelectorOptions::Include(PayloadIncludeSelector {
+                    fields: vec!["fp".to_string()],
+                }))
+                .with_vectors(false);
+            if let Some(o) = offset.take() {
+                req = req.offset(o);
+            }
+            let page = self.client.scroll(req).await.map_err(q_err)?;
+            for p in &page.result {
+                if let Some(PointIdOptions::Num(n)) =
+                    p.id.as_ref().and_then(|i| i.point_id_options.clone())
+                {
+                    let fp = p.payload.get("fp").and_then(|v| v.as_str()).cloned();
+                    found.insert(n, fp);
+                }
+            }
+            match page.next_page_offset {
+                Some(next) => offset = Some(next),
+                None => break,
+            }
+        }
+        Ok(found)
     }
 
     /// Chunk ids by similarity, optionally only guides for `services`.
@@ -220,10 +241,10 @@ impl QdrantStore {
             )
             .collect();
         // Map point ids back to chunk ids through the content hash.
-        let chunks = store.chunk_hashes().await.map_err(q_err)?;
+        let chunks = store.chunk_keys().await.map_err(q_err)?;
         let by_point: HashMap<u64, i64> = chunks
             .into_iter()
-            .map(|(id, h)| (point_id(&h), id))
+            .map(|(id, guide, h)| (point_id(&guide, &h), id))
             .collect();
         Ok(scores
             .into_iter()
@@ -235,8 +256,9 @@ impl QdrantStore {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn point_ids_are_stable_prefixes_of_the_hash() {
-        assert_eq!(super::point_id("00000000000000ffabc"), 255);
-        assert_eq!(super::point_id("ffffffffffffffff0000"), u64::MAX);
+    fn point_ids_are_stable_and_per_guide() {
+        assert_eq!(super::point_id("a.md", "h1"), super::point_id("a.md", "h1"));
+        assert_ne!(super::point_id("a.md", "h1"), super::point_id("b.md", "h1"));
+        assert_ne!(super::point_id("a.md", "h1"), super::point_id("a.md", "h2"));
     }
 }

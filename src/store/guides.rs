@@ -177,11 +177,14 @@ impl Store {
             .collect())
     }
 
-    /// (chunk id, content hash) of every chunk.
-    pub async fn chunk_hashes(&self) -> Result<Vec<(i64, String)>, StoreError> {
-        Ok(sqlx::query_as("SELECT id, content_hash FROM chunks")
-            .fetch_all(self.pool())
-            .await?)
+    /// (chunk id, guide path, content hash) of every chunk: what a Qdrant
+    /// point id is derived from.
+    pub async fn chunk_keys(&self) -> Result<Vec<(i64, String, String)>, StoreError> {
+        Ok(
+            sqlx::query_as("SELECT id, guide_path, content_hash FROM chunks")
+                .fetch_all(self.pool())
+                .await?,
+        )
     }
 }
 
