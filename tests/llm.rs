@@ -515,6 +515,41 @@ async fn a_corrected_answer_is_used() {
     );
 }
 
+/// Small models asked for words (llama.cpp with `tool_choice: none`) write
+/// the call they wanted as text; that is no answer to show.
+#[tokio::test]
+async fn a_tool_call_written_as_text_is_not_the_answer() {
+    let q = "What did we spend last month by service?";
+    let leaked = format!(
+        "{{\"name\": \"get_cost_and_usage\", \"arguments\": {}}}",
+        last_month()
+    );
+    let fake = FakeLlm::start(vec![
+        calls(&[("call_1", "get_cost_and_usage", last_month())], (100, 10)),
+        text(&leaked, (100, 10)),
+    ])
+    .await;
+    let bot = bot(&fake).await;
+    let a = ask(&bot.agent, "c5b", q).await;
+    assert_eq!(
+        a.summary,
+        deterministic(&bot.agent, &[("get_cost_and_usage", last_month())]).await
+    );
+    assert_eq!(a.llm.as_ref().unwrap().grounding, "fallback");
+    assert!(a
+        .notes
+        .iter()
+        .any(|n| n.contains("wrote a tool call instead of an answer")));
+    // No correction round: the text has no figure to correct.
+    assert_eq!(fake.bodies().len(), 2);
+    assert_eq!(
+        bot.metrics
+            .grounding_failures
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+}
+
 /// The rules planner's answer to `question`, from an agent with no model.
 async fn rules_answer(question: &str) -> Answer {
     let dir = tempfile::tempdir().unwrap();

@@ -195,7 +195,12 @@ impl LlmPlanner {
             unsupported: Vec::new(),
         };
         let verdict = grounding::check(&g.prose, &facts);
-        if verdict.is_grounded() {
+        if !is_prose(&g.prose) {
+            // Small models asked for words sometimes write a tool call as text.
+            self.metrics.grounding_failure();
+            info.grounding = "fallback".into();
+            answer.notes.push("The language model wrote a tool call instead of an answer, so this is costbot's standard summary.".into());
+        } else if verdict.is_grounded() {
             answer.summary = g.prose;
         } else {
             // One correction naming the figures, then the deterministic summary.
@@ -375,6 +380,16 @@ impl LlmPlanner {
         }
         result
     }
+}
+
+/// Whether a final reply reads as an answer: not empty, not a JSON value,
+/// not a tool call in a chat template's markup.
+fn is_prose(text: &str) -> bool {
+    let t = text.trim();
+    let call_as_text = serde_json::from_str::<Value>(t).is_ok()
+        || t.contains("<tool_call>")
+        || (t.starts_with('{') && t.contains("\"arguments\""));
+    !t.is_empty() && !call_as_text
 }
 
 /// The tools exactly as the rules planner and the tests know them.

@@ -173,11 +173,12 @@ pub fn definitions() -> Value {
                 "top_n": { "type": "integer", "minimum": 1, "maximum": 50, "default": 5 }
             }, "required": ["current", "previous"], "additionalProperties": false }
         }},
+        // `[0-9]`, not `\d`: llama.cpp turns schemas into grammars and skips patterns with `\d`.
         { "type": "function", "function": {
             "name": "forecast_month_end",
             "description": "Forecast the current month's total from recent daily spend (trend and day-of-week), against the configured budget.",
             "parameters": { "type": "object", "properties": {
-                "month": { "type": "string", "pattern": "^\\d{4}-\\d{2}$" }, "filter": filter, "metric": metric, "include_credits_refunds": credits
+                "month": { "type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$" }, "filter": filter, "metric": metric, "include_credits_refunds": credits
             }, "additionalProperties": false }
         }},
         { "type": "function", "function": {
