@@ -145,7 +145,13 @@ pub(super) async fn usage(
 ) -> Result<UsageResult, CostError> {
     q.validate()?;
     let period = complete(q.period, today)?;
-    let service = q.services.first().map(String::as_str).unwrap_or(EC2);
+    // Without a SERVICE filter AWS reports coverage for EC2 and utilization
+    // for every reservation (the sample reserves RDS only).
+    let service = match (q.services.first(), q.measure) {
+        (Some(s), _) => s.as_str(),
+        (None, UsageMeasure::Utilization) if q.kind == CommitmentKind::Reservations => RDS,
+        (None, _) => EC2,
+    };
     let mut buckets = Vec::new();
     match (q.kind, q.measure) {
         (CommitmentKind::SavingsPlans, measure) => {
