@@ -39,7 +39,7 @@ static RESERVATION: LazyLock<Regex> = LazyLock::new(|| {
 static COMMITMENT: LazyLock<Regex> = LazyLock::new(|| re(r"\bcommitments?\b|\bcommitted\b"));
 static RECOMMEND: LazyLock<Regex> = LazyLock::new(|| {
     re(
-        r"\b(should|could|can|do) (we|i) (buy|purchase|get|commit)\b|\bwhat (should|to|do we|would you|can we) (buy|purchase|commit)|recommend|how much (would|could|can|will|does|do|might)\b.{0,60}\bsave|\bwhat would\b.{0,60}\bsave|\bworth (buying|getting|committing)\b.{0,40}\bhow much",
+        r"\b(what|which|how much)\b.{0,40}\b(should|could|can|do) (we|i) (buy|purchase|get|commit)\b|\bshould (we|i) (buy|purchase|get)\b.{0,60}\bor\b|\bwhat (should|to|do we|would you|can we) (buy|purchase|commit)|recommend|how much (would|could|can|will|does|do|might)\b.{0,60}\bsave|\bwhat would\b.{0,60}\bsave|\bworth (buying|getting|committing)\b.{0,40}\bhow much",
     )
 });
 static COVERAGE: LazyLock<Regex> = LazyLock::new(|| re(r"\bcover(ed|age|s|ing)?\b"));
@@ -250,6 +250,8 @@ mod tests {
             "our compute savings plan only covers 40% of eligible usage",
             "how should i work out how much to commit on a compute savings plan?",
             "what is a savings plan",
+            // Whether to buy at all is advice; what to buy, or which of two, is a recommendation.
+            "should we buy savings plans",
         ] {
             assert!(!asks(q), "{q}");
         }
