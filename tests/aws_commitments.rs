@@ -7,6 +7,8 @@
 #[path = "support/ce_fake.rs"]
 mod ce_fake;
 mod common;
+#[path = "support/llm.rs"]
+mod llm;
 
 use std::sync::Arc;
 
@@ -741,4 +743,63 @@ fn the_commitment_questions_answer_on_the_sample_organization_via_costbot_ask() 
     );
     assert!(waste.contains("unused of"), "{waste}");
     assert!(waste.contains("GetReservationUtilization"), "{waste}");
+}
+
+#[tokio::test]
+async fn a_model_calling_the_usage_tool_writes_only_figures_it_returned() {
+    use costbot::agent::llm::LlmPlanner;
+    use costbot::config::LlmConfig;
+    use costbot::metrics::LlmMetrics;
+    let today = d("2026-11-19");
+    let args = json!({ "kind": "savings_plans", "measure": "utilization", "period": { "start": "2026-10-01", "end": "2026-10-31" } });
+    let fake = llm::FakeLlm::start(vec![
+        llm::calls(&[("call_1", "aws_commitment_usage", args.clone())], (300, 20)),
+        llm::Reply::With(Arc::new(|req: &Value| {
+            let msgs = req["messages"].as_array().unwrap();
+            let v: Value =
+                serde_json::from_str(msgs.last().unwrap()["content"].as_str().unwrap()).unwrap();
+            let f = &v["aws_commitment_usage"]["periods"][0]["figures"];
+            llm::text_body(
+                &format!(
+                    "Your Savings Plans were {}% used in October; ${} of the commitment went unused.",
+                    f["utilization_percentage"].as_str().unwrap(),
+                    f["unused_commitment"].as_str().unwrap()
+                ),
+                (450, 30),
+            )
+        })),
+    ])
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("costbot.db")).await.unwrap();
+    let config = LlmConfig {
+        base_url: Some(fake.base_url.clone()),
+        model: "fake-model".into(),
+        ..Default::default()
+    };
+    let planner = LlmPlanner::new(&config, LlmMetrics::new())
+        .unwrap()
+        .unwrap();
+    let agent = agent_on(Arc::new(SampleSource::new(today)), store, today)
+        .await
+        .with_planner(Box::new(planner));
+    let a = ask(&agent, "m", "are our savings plans being used?").await;
+    assert_eq!(
+        a.summary,
+        "Your Savings Plans were 94% used in October; $1987.43 of the commitment went unused."
+    );
+    assert_eq!(a.llm.as_ref().unwrap().grounding, "grounded");
+    // The composed figures and basis stand beside the model's words.
+    assert!(
+        a.figures
+            .iter()
+            .any(|f| f.label.starts_with("Savings Plans utilization") && f.amount == "94"),
+        "{:?}",
+        a.figures
+    );
+    let basis = a.basis.as_ref().unwrap();
+    assert_eq!(basis.metric, "Savings Plans utilization");
+    assert_eq!(basis.period, "1–31 October 2026");
+    assert_eq!(a.tool_calls[0].name, "aws_commitment_usage");
+    assert_eq!(fake.left(), 0);
 }
