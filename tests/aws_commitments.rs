@@ -469,6 +469,19 @@ async fn reservation_coverage_and_utilization_page_with_next_page_token() {
     assert_eq!(store.requests_since("2000-01-01").await.unwrap(), 4);
     assert_eq!(source.commitment_usage(&u).await.unwrap().requests, 0);
     assert_eq!(fake.count("GetReservationUtilization"), 2);
+    // A period running into today asks only for the complete UTC days.
+    let mut running = u.clone();
+    running.period = Period::new(d("2026-11-01"), d("2026-11-20"));
+    let r = source.commitment_usage(&running).await.unwrap();
+    assert_eq!(
+        r.query.period,
+        Period::new(d("2026-11-01"), d("2026-11-19"))
+    );
+    let last = fake.received().pop().unwrap().body;
+    assert_eq!(
+        last["TimePeriod"],
+        json!({ "Start": "2026-11-01", "End": "2026-11-19" })
+    );
 }
 
 #[tokio::test]

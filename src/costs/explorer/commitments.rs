@@ -13,7 +13,7 @@ use crate::costs::commitments::{
     CommitmentKind, RecommendationDetail, RecommendationQuery, RecommendationResult,
     RecommendationSummary, UsageBucket, UsageFigures, UsageMeasure, UsageQuery, UsageResult,
 };
-use crate::costs::{CostError, Granularity, Meter};
+use crate::costs::{CostError, Granularity, Meter, Period};
 
 fn dec(raw: Option<&str>, what: &str) -> Result<Option<Decimal>, CostError> {
     parse_decimal(raw.filter(|s| !s.is_empty()), what)
@@ -229,6 +229,17 @@ impl ExplorerSource {
     ) -> Result<UsageResult, CostError> {
         q.validate()?;
         let client = self.client(q.connection.as_deref())?;
+        // Coverage and utilization exist for complete UTC days only.
+        let end = q.period.end.min((self.utc_today)());
+        if q.period.start >= end {
+            return Err(CostError::InvalidQuery(
+                "commitment figures exist for complete days only; ask about a period before today"
+                    .into(),
+            ));
+        }
+        let mut q = q.clone();
+        q.period = Period::new(q.period.start, end);
+        let q = &q;
         let period = ce::DateInterval::builder()
             .start(day_text(q.period.start))
             .end(day_text(q.period.end))
