@@ -27,8 +27,25 @@ fn percent(d: Decimal) -> String {
     format!("{}%", d.round_dp(2).normalize())
 }
 
+/// Hours and counts as people read them: "223,659.58", "6".
 fn number(d: Decimal) -> String {
-    d.round_dp(2).normalize().to_string()
+    let text = d.round_dp(2).normalize().to_string();
+    let (int, frac) = match text.split_once('.') {
+        Some((i, f)) => (i.to_string(), format!(".{f}")),
+        None => (text.clone(), String::new()),
+    };
+    let (sign, digits) = match int.strip_prefix('-') {
+        Some(rest) => ("-", rest.to_string()),
+        None => ("", int),
+    };
+    let mut grouped = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    format!("{sign}{grouped}{frac}")
 }
 
 /// Adds `api` and its terms to a basis another tool already set, or sets one.
@@ -495,4 +512,19 @@ fn usage_table(r: &UsageResult) -> Table {
         })
         .collect();
     Table { columns, rows }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::number;
+
+    #[test]
+    fn hours_are_grouped_by_thousands() {
+        let n = |s: &str| number(s.parse().unwrap());
+        assert_eq!(n("223659.58"), "223,659.58");
+        assert_eq!(n("6"), "6");
+        assert_eq!(n("1000"), "1,000");
+        assert_eq!(n("-2436.944"), "-2,436.94");
+        assert_eq!(n("7.10"), "7.1");
+    }
 }
