@@ -103,6 +103,8 @@ fn the_policy_allows_exactly_what_costbot_calls() {
         "ce:GetCostAndUsage",
         "ce:GetCostForecast",
         "ce:GetAnomalies",
+        "ce:GetSavingsPlansPurchaseRecommendation",
+        "ce:GetReservationUtilization",
     ] {
         assert!(called.contains(known), "{known} not found in {called:?}");
     }

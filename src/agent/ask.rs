@@ -19,6 +19,8 @@ pub enum Intent {
     Advice,
     Explain,
     Help,
+    /// Savings Plans and reservations: what to buy, coverage, utilization.
+    Commitments,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +80,9 @@ impl Ask {
             Some(ToolArgs::SearchGuides(_)) => (Intent::Advice, None),
             Some(ToolArgs::AwsForecast(a)) => (Intent::Forecast, Some(&a.filter)),
             Some(ToolArgs::AwsAnomalies(_)) => (Intent::Anomalies, None),
+            Some(ToolArgs::AwsRecommendations(_) | ToolArgs::AwsCommitmentUsage(_)) => {
+                (Intent::Commitments, None)
+            }
         };
         let subject = match filter {
             Some(f) => filter_subject(f),

@@ -456,6 +456,12 @@ pub fn compose(
             ToolOutput::AwsAnomalies { result } => {
                 super::compose_aws::anomalies(result, what, labels, sample, &mut a)
             }
+            ToolOutput::AwsRecommendations { result } => {
+                super::compose_commitments::recommendation(result, sample, today, &mut a)
+            }
+            ToolOutput::AwsCommitmentUsage { result } => {
+                super::compose_commitments::usage(result, what, sample, &mut a)
+            }
             ToolOutput::Guides { hits } => {
                 if ask.intent == Intent::Advice {
                     match hits.first() {
@@ -490,6 +496,16 @@ pub fn compose(
                 cite(hits, &mut a);
             }
         }
+    }
+    let recs: Vec<_> = outputs
+        .iter()
+        .filter_map(|o| match o {
+            ToolOutput::AwsRecommendations { result } => Some(result),
+            _ => None,
+        })
+        .collect();
+    if recs.len() == 2 {
+        super::compose_commitments::both_recommendations(&recs, &mut a);
     }
     let includes_today = outputs
         .iter()

@@ -5,6 +5,7 @@ pub mod answer;
 pub mod ask;
 pub mod compose;
 mod compose_aws;
+mod compose_commitments;
 pub mod error;
 pub mod eval;
 pub mod grounding;
@@ -332,10 +333,11 @@ impl Agent {
                     let public = AgentError::Tool(e).public();
                     beside_failed.push(format!(
                         "AWS's own {} could not be shown: {}",
-                        if call.name == "aws_forecast" {
-                            "forecast"
-                        } else {
-                            "anomaly findings"
+                        match call.name.as_str() {
+                            "aws_forecast" => "forecast",
+                            "aws_commitment_recommendations" => "purchase recommendation",
+                            "aws_commitment_usage" => "commitment coverage or utilization",
+                            _ => "anomaly findings",
                         },
                         public.message
                     ));

@@ -210,9 +210,12 @@ impl CachedSource {
 enum Call<'a> {
     Forecast(&'a ForecastQuery),
     Anomalies(&'a AnomalyQuery),
+    Recommendations(&'a super::commitments::RecommendationQuery),
+    CommitmentUsage(&'a super::commitments::UsageQuery),
 }
 
-/// Forecasts and anomalies change daily: they keep for the short TTL only.
+/// Forecasts, anomalies, recommendations and commitment figures change daily:
+/// they keep for the short TTL only.
 impl CachedSource {
     fn other_key(&self, connection: Option<&str>, canonical: &str) -> String {
         let mut h = Sha256::new();
@@ -248,6 +251,8 @@ impl CachedSource {
         let (connection, canonical) = match call {
             Call::Forecast(q) => (q.connection.as_deref(), q.canonical()),
             Call::Anomalies(q) => (q.connection.as_deref(), q.canonical()),
+            Call::Recommendations(q) => (q.connection.as_deref(), q.canonical()),
+            Call::CommitmentUsage(q) => (q.connection.as_deref(), q.canonical()),
         };
         let key = self.other_key(connection, &canonical);
         if let Some(r) = self.stored(&key).await?.and_then(|t| self.hit_of(&t)) {
@@ -290,6 +295,16 @@ impl CachedSource {
             Call::Anomalies(q) => self
                 .inner
                 .anomalies_metered(q, &meter)
+                .await
+                .map(|r| serde_json::to_string(&r)),
+            Call::Recommendations(q) => self
+                .inner
+                .recommendations_metered(q, &meter)
+                .await
+                .map(|r| serde_json::to_string(&r)),
+            Call::CommitmentUsage(q) => self
+                .inner
+                .commitment_usage_metered(q, &meter)
                 .await
                 .map(|r| serde_json::to_string(&r)),
         }
@@ -431,6 +446,28 @@ impl CostSource for CachedSource {
             return self.inner.anomalies_metered(q, meter).await;
         }
         self.through(Call::Anomalies(q)).await
+    }
+
+    async fn recommendations_metered(
+        &self,
+        q: &super::commitments::RecommendationQuery,
+        meter: &Meter<'_>,
+    ) -> Result<super::commitments::RecommendationResult, CostError> {
+        if self.inner.is_sample() {
+            return self.inner.recommendations_metered(q, meter).await;
+        }
+        self.through(Call::Recommendations(q)).await
+    }
+
+    async fn commitment_usage_metered(
+        &self,
+        q: &super::commitments::UsageQuery,
+        meter: &Meter<'_>,
+    ) -> Result<super::commitments::UsageResult, CostError> {
+        if self.inner.is_sample() {
+            return self.inner.commitment_usage_metered(q, meter).await;
+        }
+        self.through(Call::CommitmentUsage(q)).await
     }
 }
 

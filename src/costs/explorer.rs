@@ -26,6 +26,8 @@ use super::{
 };
 use crate::config::{AccountConfig, AwsConfig};
 
+mod commitments;
+
 /// One Cost Explorer client per configured connection.
 pub struct ExplorerSource {
     default: Client,
@@ -545,6 +547,22 @@ impl CostSource for ExplorerSource {
         meter: &Meter<'_>,
     ) -> Result<AnomalyResult, CostError> {
         self.anomalies_inner(q, meter).await
+    }
+
+    async fn recommendations_metered(
+        &self,
+        q: &super::commitments::RecommendationQuery,
+        meter: &Meter<'_>,
+    ) -> Result<super::commitments::RecommendationResult, CostError> {
+        self.recommendations_inner(q, meter).await
+    }
+
+    async fn commitment_usage_metered(
+        &self,
+        q: &super::commitments::UsageQuery,
+        meter: &Meter<'_>,
+    ) -> Result<super::commitments::UsageResult, CostError> {
+        self.commitment_usage_inner(q, meter).await
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod analysis;
 pub mod cache;
+pub mod commitments;
 pub mod explorer;
 pub mod insights;
 pub mod money;
@@ -494,5 +495,39 @@ pub trait CostSource: Send + Sync {
     }
     async fn anomalies(&self, query: &AnomalyQuery) -> Result<AnomalyResult, CostError> {
         self.anomalies_metered(query, &Meter::new()).await
+    }
+    /// Savings Plans or Reserved Instance purchase recommendations, each page through `meter`.
+    async fn recommendations_metered(
+        &self,
+        _query: &commitments::RecommendationQuery,
+        _meter: &Meter<'_>,
+    ) -> Result<commitments::RecommendationResult, CostError> {
+        Err(CostError::Unsupported(format!(
+            "{} does not provide AWS's purchase recommendations",
+            self.name()
+        )))
+    }
+    async fn recommendations(
+        &self,
+        query: &commitments::RecommendationQuery,
+    ) -> Result<commitments::RecommendationResult, CostError> {
+        self.recommendations_metered(query, &Meter::new()).await
+    }
+    /// Coverage or utilization of Savings Plans or reservations, each page through `meter`.
+    async fn commitment_usage_metered(
+        &self,
+        _query: &commitments::UsageQuery,
+        _meter: &Meter<'_>,
+    ) -> Result<commitments::UsageResult, CostError> {
+        Err(CostError::Unsupported(format!(
+            "{} does not provide commitment coverage or utilization",
+            self.name()
+        )))
+    }
+    async fn commitment_usage(
+        &self,
+        query: &commitments::UsageQuery,
+    ) -> Result<commitments::UsageResult, CostError> {
+        self.commitment_usage_metered(query, &Meter::new()).await
     }
 }

@@ -221,6 +221,7 @@ pub fn calls_for(s: &Slots, today: NaiveDate) -> Vec<ToolCall> {
             }
             calls
         }
+        Intent::Commitments => super::commitments::calls(s),
         Intent::Explain | Intent::Help => Vec::new(),
     }
 }

@@ -187,6 +187,9 @@ pub(super) fn classify(c: &Cues) -> Option<Intent> {
     if HELP.is_match(t) {
         return Some(Intent::Help);
     }
+    if super::commitments::asks(t) {
+        return Some(Intent::Commitments);
+    }
     let quantity = QUANTITY.is_match(t);
     // "what's the AWS forecast for EC2" asks for AWS's figure, not what a forecast is.
     let aws_figure = AWS_OWN.is_match(t) && FORECAST.is_match(t);

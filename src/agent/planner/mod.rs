@@ -14,6 +14,7 @@
 //! [`PlanError`] that asks back with the closest readings as suggestions.
 
 mod calls;
+mod commitments;
 mod followup;
 mod grouping;
 mod intent;
@@ -67,6 +68,9 @@ pub struct Slots {
     /// forecast", "Cost Anomaly Detection"): answered beside costbot's own.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub aws_own: bool,
+    /// For commitments: what to buy, coverage or utilization, and of what.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commitment: Option<commitments::CommitmentAsk>,
 }
 
 /// A tool and its arguments, exactly as the tool receives them.
@@ -598,6 +602,15 @@ fn default_period(intent: Intent, today: NaiveDate) -> NamedPeriod {
         Intent::Compare => complete_days(7),
         Intent::Anomalies => complete_days(14),
         Intent::Trend | Intent::Advice => complete_days(30),
+        Intent::Commitments => {
+            // Coverage and utilization of the last complete month.
+            let this = month_start(today);
+            NamedPeriod::new(
+                Period::new(month_start(this - Duration::days(1)), this),
+                PeriodUnit::Month,
+                false,
+            )
+        }
         _ => {
             let start = month_start(today);
             NamedPeriod::new(
@@ -660,6 +673,7 @@ pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<P
                 granularity: p.granularity,
                 topic: (intent == Intent::Advice).then(|| p.normalized.clone()),
                 aws_own: false,
+                commitment: None,
             }
         }
     };
@@ -676,6 +690,17 @@ pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<P
     }
     if vocabulary::AWS_OWN.is_match(&text.to_lowercase()) {
         slots.aws_own = true;
+    }
+    if slots.intent == Intent::Commitments {
+        // "reserved instances" names a kind of commitment, not EC2.
+        let lower = text.to_lowercase();
+        slots.services.retain(|m| {
+            !matches!(m.said.to_lowercase().as_str(), "instance" | "instances")
+                || vocabulary::contains_word(&lower, &m.display.to_lowercase())
+        });
+        // A follow-up ("and for RDS?") keeps what the commitments question asked.
+        slots.commitment = commitments::read(&text.to_lowercase())
+            .or_else(|| previous.and_then(|p| p.commitment.clone()));
     }
     if slots.intent == Intent::Advice && !ADVICE_ACCOUNT.is_match(&text.to_lowercase()) {
         // "dev boxes", "prod databases": advice is about the kind of resource, not an account.

@@ -458,6 +458,9 @@ fn problem(t: &str, ctx: &PlanContext, scope: &Scope) -> Option<PlanError> {
                     "detect",
                     "predict",
                     "project",
+                    // AWS's commitment advice: "what does AWS recommend".
+                    "recommend",
+                    "suggest",
                 ]
                 .iter()
                 .any(|w| name.starts_with(w));

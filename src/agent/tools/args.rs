@@ -163,6 +163,45 @@ pub struct AwsAnomaliesArgs {
     pub total_impact: Option<ImpactArgs>,
 }
 
+/// AWS's Savings Plans or Reserved Instance purchase recommendation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsRecommendationsArgs {
+    /// "savings_plans" or "reserved_instances".
+    pub kind: String,
+    /// Savings Plans only: COMPUTE_SP (default), EC2_INSTANCE_SP, SAGEMAKER_SP, DATABASE_SP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub savings_plans_type: Option<String>,
+    /// Reserved Instances only: the service as people say it (EC2 by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// ONE_YEAR (default) or THREE_YEARS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub term: Option<String>,
+    /// NO_UPFRONT (default), PARTIAL_UPFRONT or ALL_UPFRONT.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment_option: Option<String>,
+    /// 7, 30 (default) or 60.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookback_days: Option<u32>,
+}
+
+/// Coverage or utilization of Savings Plans or reservations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsCommitmentUsageArgs {
+    /// "savings_plans" or "reserved_instances".
+    pub kind: String,
+    /// "coverage" or "utilization".
+    pub measure: String,
+    pub period: DateRange,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub granularity: Option<Granularity>,
+    /// One service as people say it (not for Savings Plans utilization).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+}
+
 /// A tool call's arguments, typed by tool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToolArgs {
@@ -173,10 +212,12 @@ pub enum ToolArgs {
     SearchGuides(SearchGuidesArgs),
     AwsForecast(AwsForecastArgs),
     AwsAnomalies(AwsAnomaliesArgs),
+    AwsRecommendations(AwsRecommendationsArgs),
+    AwsCommitmentUsage(AwsCommitmentUsageArgs),
 }
 
 /// Every tool's name, in the order of [`super::definitions`].
-pub const TOOL_NAMES: [&str; 7] = [
+pub const TOOL_NAMES: [&str; 9] = [
     "get_cost_and_usage",
     "compare_periods",
     "forecast_month_end",
@@ -184,6 +225,8 @@ pub const TOOL_NAMES: [&str; 7] = [
     "search_guides",
     "aws_forecast",
     "aws_anomalies",
+    "aws_commitment_recommendations",
+    "aws_commitment_usage",
 ];
 
 impl ToolArgs {
@@ -209,6 +252,10 @@ impl ToolArgs {
             "search_guides" => ToolArgs::SearchGuides(read(name, arguments)?),
             "aws_forecast" => ToolArgs::AwsForecast(read(name, arguments)?),
             "aws_anomalies" => ToolArgs::AwsAnomalies(read(name, arguments)?),
+            "aws_commitment_recommendations" => {
+                ToolArgs::AwsRecommendations(read(name, arguments)?)
+            }
+            "aws_commitment_usage" => ToolArgs::AwsCommitmentUsage(read(name, arguments)?),
             other => return Err(ToolError::UnknownTool(other.to_string())),
         })
     }
@@ -222,6 +269,8 @@ impl ToolArgs {
             ToolArgs::SearchGuides(_) => TOOL_NAMES[4],
             ToolArgs::AwsForecast(_) => TOOL_NAMES[5],
             ToolArgs::AwsAnomalies(_) => TOOL_NAMES[6],
+            ToolArgs::AwsRecommendations(_) => TOOL_NAMES[7],
+            ToolArgs::AwsCommitmentUsage(_) => TOOL_NAMES[8],
         }
     }
 
@@ -235,6 +284,8 @@ impl ToolArgs {
             ToolArgs::SearchGuides(a) => serde_json::to_value(a),
             ToolArgs::AwsForecast(a) => serde_json::to_value(a),
             ToolArgs::AwsAnomalies(a) => serde_json::to_value(a),
+            ToolArgs::AwsRecommendations(a) => serde_json::to_value(a),
+            ToolArgs::AwsCommitmentUsage(a) => serde_json::to_value(a),
         };
         v.unwrap_or(Value::Null)
     }
@@ -321,6 +372,23 @@ mod tests {
                     start: 100.into(),
                     end: Some(1000.into()),
                 }),
+            }),
+            "aws_commitment_recommendations" => {
+                ToolArgs::AwsRecommendations(AwsRecommendationsArgs {
+                    kind: "savings_plans".into(),
+                    savings_plans_type: Some("COMPUTE_SP".into()),
+                    service: Some("EC2".into()),
+                    term: Some("ONE_YEAR".into()),
+                    payment_option: Some("NO_UPFRONT".into()),
+                    lookback_days: Some(30),
+                })
+            }
+            "aws_commitment_usage" => ToolArgs::AwsCommitmentUsage(AwsCommitmentUsageArgs {
+                kind: "reserved_instances".into(),
+                measure: "utilization".into(),
+                period: range(),
+                granularity: Some(Granularity::Monthly),
+                service: Some("RDS".into()),
             }),
             other => panic!("no full arguments for {other}"),
         }

@@ -170,6 +170,64 @@ impl ToolOutput {
                     "total_expected": a.impact.total_expected_spend.map(amount),
                 })).collect::<Vec<_>>(),
             }}),
+            ToolOutput::AwsRecommendations { result: r } => {
+                json!({ "aws_commitment_recommendation": {
+                    "source_api": r.query.api(),
+                    "source": r.source,
+                    "kind": r.query.kind.label(),
+                    "savings_plans_type": r.query.savings_plans_type,
+                    "service": r.query.service,
+                    "term": r.query.term,
+                    "payment_option": r.query.payment_option,
+                    "lookback": r.query.lookback,
+                    "currency": r.currency,
+                    "generated_at": r.generated_at,
+                    "estimated_monthly_savings": r.summary.estimated_monthly_savings.map(amount),
+                    "estimated_savings_percentage": r.summary.estimated_savings_percentage.map(amount),
+                    "hourly_commitment": r.summary.hourly_commitment.map(amount),
+                    "current_on_demand_spend": r.summary.current_on_demand_spend.map(amount),
+                    "total_upfront": r.total_upfront().map(amount),
+                    "recommendations": r.details.len(),
+                    "items": r.details.iter().take(MAX_ANOMALIES).map(|d| json!({
+                        "account": d.account_id, "instance_type": d.instance_type,
+                        "instance_family": d.instance_family, "region": d.region, "platform": d.platform,
+                        "instances": d.recommended_instances.map(amount),
+                        "hourly_commitment": d.hourly_commitment.map(amount),
+                        "upfront": d.upfront_cost.map(amount),
+                        "monthly_savings": d.estimated_monthly_savings.map(amount),
+                        "savings_percentage": d.estimated_savings_percentage.map(amount),
+                        "break_even_months": d.break_even_months.map(amount),
+                    })).collect::<Vec<_>>(),
+                }})
+            }
+            ToolOutput::AwsCommitmentUsage { result: r } => {
+                let figures = |f: &crate::costs::commitments::UsageFigures| {
+                    json!({
+                        "coverage_percentage": f.coverage_percentage.map(amount),
+                        "on_demand_cost_not_covered": f.on_demand_cost.map(amount),
+                        "covered_spend": f.covered_spend.map(amount),
+                        "reserved_hours": f.reserved_hours.map(amount),
+                        "on_demand_hours": f.on_demand_hours.map(amount),
+                        "utilization_percentage": f.utilization_percentage.map(amount),
+                        "total_commitment": f.total_commitment.map(amount),
+                        "unused_commitment": f.unused_commitment.map(amount),
+                        "purchased_hours": f.purchased_hours.map(amount),
+                        "unused_hours": f.unused_hours.map(amount),
+                        "unused_cost": f.unused_cost.map(amount),
+                        "net_savings": f.net_savings.map(amount),
+                    })
+                };
+                json!({ "aws_commitment_usage": {
+                    "source_api": r.query.api(),
+                    "source": r.source,
+                    "period": period(&r.query.period),
+                    "services": r.query.services,
+                    "total": r.total.as_ref().map(figures),
+                    "periods": r.buckets.iter().take(MAX_POINTS).map(|b| json!({
+                        "start": b.start.to_string(), "figures": figures(&b.figures),
+                    })).collect::<Vec<_>>(),
+                }})
+            }
             ToolOutput::Guides { hits } => json!({ "guides": hits.iter().map(|h| json!({
                 "guide": h.guide,
                 "title": h.title,

@@ -3,12 +3,13 @@
 //! argument type ([`args`]) that matches it.
 
 pub mod args;
+mod commitments;
 pub mod compact;
 
 pub use args::{
-    AwsAnomaliesArgs, AwsForecastArgs, ComparePeriodsArgs, DateRange, FilterArgs,
-    FindAnomaliesArgs, ForecastMonthEndArgs, GetCostAndUsageArgs, ImpactArgs, SearchGuidesArgs,
-    ToolArgs, TOOL_NAMES,
+    AwsAnomaliesArgs, AwsCommitmentUsageArgs, AwsForecastArgs, AwsRecommendationsArgs,
+    ComparePeriodsArgs, DateRange, FilterArgs, FindAnomaliesArgs, ForecastMonthEndArgs,
+    GetCostAndUsageArgs, ImpactArgs, SearchGuidesArgs, ToolArgs, TOOL_NAMES,
 };
 
 use std::sync::Arc;
@@ -76,6 +77,14 @@ pub enum ToolOutput {
     AwsAnomalies {
         result: AnomalyResult,
     },
+    /// AWS's Savings Plans or Reserved Instance purchase recommendation.
+    AwsRecommendations {
+        result: crate::costs::commitments::RecommendationResult,
+    },
+    /// Coverage or utilization of Savings Plans or reservations.
+    AwsCommitmentUsage {
+        result: crate::costs::commitments::UsageResult,
+    },
 }
 
 impl ToolOutput {
@@ -91,7 +100,9 @@ impl ToolOutput {
             }
             ToolOutput::Guides { .. }
             | ToolOutput::AwsForecast { .. }
-            | ToolOutput::AwsAnomalies { .. } => vec![],
+            | ToolOutput::AwsAnomalies { .. }
+            | ToolOutput::AwsRecommendations { .. }
+            | ToolOutput::AwsCommitmentUsage { .. } => vec![],
         }
     }
 }
@@ -107,6 +118,12 @@ impl ToolOutput {
             ToolOutput::AwsAnomalies { result } => {
                 vec![json!({ "api": "GetAnomalies", "query": result.query })]
             }
+            ToolOutput::AwsRecommendations { result } => {
+                vec![json!({ "api": result.query.api(), "query": result.query })]
+            }
+            ToolOutput::AwsCommitmentUsage { result } => {
+                vec![json!({ "api": result.query.api(), "query": result.query })]
+            }
             other => other
                 .results()
                 .iter()
@@ -120,6 +137,8 @@ impl ToolOutput {
         match self {
             ToolOutput::AwsForecast { result } => result.requests,
             ToolOutput::AwsAnomalies { result } => result.requests,
+            ToolOutput::AwsRecommendations { result } => result.requests,
+            ToolOutput::AwsCommitmentUsage { result } => result.requests,
             other => other.results().iter().map(|r| r.requests).sum(),
         }
     }
@@ -218,6 +237,29 @@ pub fn definitions() -> Value {
                     "end": { "type": "number", "description": "Dollars; only with BETWEEN" }
                 }, "required": ["operator", "start"], "additionalProperties": false }
             }, "required": ["period"], "additionalProperties": false }
+        }},
+        { "type": "function", "function": {
+            "name": "aws_commitment_recommendations",
+            "description": "What AWS recommends buying: a Savings Plans purchase recommendation (GetSavingsPlansPurchaseRecommendation: hourly commitment, upfront cost, estimated monthly savings and savings percentage) or a Reserved Instance one for a service (GetReservationPurchaseRecommendation: instances to buy, upfront, monthly savings, break-even). Defaults: 1 year, no upfront, last 30 days.",
+            "parameters": { "type": "object", "properties": {
+                "kind": { "type": "string", "enum": ["savings_plans", "reserved_instances"] },
+                "savings_plans_type": { "type": "string", "enum": ["COMPUTE_SP", "EC2_INSTANCE_SP", "SAGEMAKER_SP", "DATABASE_SP"], "default": "COMPUTE_SP", "description": "Savings Plans only" },
+                "service": { "type": "string", "description": "Reserved Instances only: EC2, RDS, ElastiCache, Redshift, OpenSearch or MemoryDB (EC2 by default)" },
+                "term": { "type": "string", "enum": ["ONE_YEAR", "THREE_YEARS"], "default": "ONE_YEAR" },
+                "payment_option": { "type": "string", "enum": ["NO_UPFRONT", "PARTIAL_UPFRONT", "ALL_UPFRONT"], "default": "NO_UPFRONT" },
+                "lookback_days": { "type": "integer", "enum": [7, 30, 60], "default": 30, "description": "Days of usage the recommendation is based on" }
+            }, "required": ["kind"], "additionalProperties": false }
+        }},
+        { "type": "function", "function": {
+            "name": "aws_commitment_usage",
+            "description": "How well commitments cover and are used, per period: coverage (share of eligible usage covered; on-demand cost not covered) or utilization (share of the commitment used; unused commitment; net savings) of Savings Plans (GetSavingsPlansCoverage / GetSavingsPlansUtilization) or reservations (GetReservationCoverage / GetReservationUtilization).",
+            "parameters": { "type": "object", "properties": {
+                "kind": { "type": "string", "enum": ["savings_plans", "reserved_instances"] },
+                "measure": { "type": "string", "enum": ["coverage", "utilization"] },
+                "period": range,
+                "granularity": { "type": "string", "enum": ["DAILY", "MONTHLY"], "default": "MONTHLY" },
+                "service": { "type": "string", "description": "One service as people say it (EC2 by default for reservations; not for Savings Plans utilization)" }
+            }, "required": ["kind", "measure", "period"], "additionalProperties": false }
         }}
     ])
 }
@@ -417,6 +459,11 @@ impl Tools {
                 };
                 let result = self.source.anomalies(&q).await?;
                 Ok(ToolOutput::AwsAnomalies { result })
+            }
+            ToolArgs::AwsRecommendations(a) => self.recommendations(a).await,
+            ToolArgs::AwsCommitmentUsage(a) => {
+                let window = period(&a.period, "period")?;
+                self.commitment_usage(a, window).await
             }
             ToolArgs::FindAnomalies(a) => {
                 let window = period(&a.period, "period")?;

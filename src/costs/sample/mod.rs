@@ -20,6 +20,7 @@ use super::{
 };
 
 mod catalog;
+mod commitments;
 mod events;
 mod insights;
 
@@ -328,6 +329,22 @@ impl CostSource for SampleSource {
         _meter: &super::Meter<'_>,
     ) -> Result<super::AnomalyResult, CostError> {
         insights::anomalies(self, q, (self.clock)())
+    }
+
+    async fn recommendations_metered(
+        &self,
+        q: &super::commitments::RecommendationQuery,
+        _meter: &super::Meter<'_>,
+    ) -> Result<super::commitments::RecommendationResult, CostError> {
+        commitments::recommendations(self, q, (self.clock)()).await
+    }
+
+    async fn commitment_usage_metered(
+        &self,
+        q: &super::commitments::UsageQuery,
+        _meter: &super::Meter<'_>,
+    ) -> Result<super::commitments::UsageResult, CostError> {
+        commitments::usage(self, q, (self.clock)()).await
     }
 }
 
