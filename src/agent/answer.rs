@@ -140,6 +140,10 @@ pub struct Basis {
     pub compared_with: Option<String>,
     pub metric: String,
     pub credits_refunds_excluded: bool,
+    /// Whether credits and refunds mean anything for this data (not for
+    /// anomalies, commitments or recommendations).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub credits_apply: bool,
     /// "AWS Cost Explorer" or "sample data".
     pub source: String,
     pub sample_data: bool,
@@ -147,6 +151,14 @@ pub struct Basis {
     pub estimated: bool,
     /// Served from costbot's cache rather than a new request.
     pub cached: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 impl Basis {
@@ -157,11 +169,13 @@ impl Basis {
             parts[0] = format!("{} vs {}", self.period, c);
         }
         parts.push(self.metric.clone());
-        parts.push(if self.credits_refunds_excluded {
-            "credits and refunds excluded".into()
-        } else {
-            "credits and refunds included".into()
-        });
+        if self.credits_apply {
+            parts.push(if self.credits_refunds_excluded {
+                "credits and refunds excluded".into()
+            } else {
+                "credits and refunds included".into()
+            });
+        }
         parts.push(if self.sample_data {
             "SAMPLE DATA, not your AWS account".into()
         } else {

@@ -53,6 +53,7 @@ pub fn basis(result: &CostResult, compared: Option<&Period>, sample: bool) -> Ba
         compared_with: compared.map(|c| c.label()),
         metric: result.query.metric.label().to_string(),
         credits_refunds_excluded: !result.query.include_credits_refunds,
+        credits_apply: true,
         source: if sample {
             "sample data".into()
         } else {

@@ -16,8 +16,16 @@ fn append(a: &mut Answer, text: String) {
     }
 }
 
-/// Adds `api` to a basis another tool already set, or sets one.
-fn basis(a: &mut Answer, api: &str, period: Period, metric: &str, sample: bool, cached: bool) {
+/// Adds `api` to a basis another tool already set, or sets one. `metric`
+/// is what was measured, or the terms of a recommendation.
+pub(super) fn basis(
+    a: &mut Answer,
+    api: &str,
+    period: Period,
+    metric: &str,
+    sample: bool,
+    cached: bool,
+) {
     match &mut a.basis {
         Some(b) => {
             b.source = format!("{}; {api} for {}", b.source, period.label());
@@ -31,6 +39,8 @@ fn basis(a: &mut Answer, api: &str, period: Period, metric: &str, sample: bool, 
                 compared_with: None,
                 metric: metric.to_string(),
                 credits_refunds_excluded: false,
+                // AWS's forecast is of cost as billed; the rest has no credits.
+                credits_apply: api.starts_with("GetCostForecast"),
                 source: if sample {
                     format!("sample data (standing in for AWS {api})")
                 } else {

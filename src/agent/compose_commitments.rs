@@ -6,7 +6,8 @@
 use chrono::{Duration, NaiveDate};
 use rust_decimal::Decimal;
 
-use super::answer::{Answer, Basis, Cell, Table};
+use super::answer::{Answer, Cell, Table};
+use super::compose_aws::basis;
 use crate::costs::commitments::{
     lookback_days, savings_plans_type_label, CommitmentKind, RecommendationResult, UsageFigures,
     UsageMeasure, UsageResult,
@@ -46,34 +47,6 @@ fn number(d: Decimal) -> String {
         grouped.push(ch);
     }
     format!("{sign}{grouped}{frac}")
-}
-
-/// Adds `api` and its terms to a basis another tool already set, or sets one.
-fn basis(a: &mut Answer, api: &str, period: Period, terms: &str, sample: bool, cached: bool) {
-    match &mut a.basis {
-        Some(b) => {
-            b.source = format!("{}; {api} ({terms}) for {}", b.source, period.label());
-            b.cached &= cached;
-        }
-        None => {
-            a.basis = Some(Basis {
-                period: period.label(),
-                start: period.start,
-                end_inclusive: period.last_day(),
-                compared_with: None,
-                metric: terms.to_string(),
-                credits_refunds_excluded: false,
-                source: if sample {
-                    format!("sample data (standing in for AWS {api})")
-                } else {
-                    format!("AWS {api}")
-                },
-                sample_data: sample,
-                estimated: false,
-                cached,
-            })
-        }
-    }
 }
 
 fn what_is_bought(r: &RecommendationResult) -> String {

@@ -584,6 +584,7 @@ mod tests {
             compared_with: Some("2–8 November 2026".into()),
             metric: "unblended cost".into(),
             credits_refunds_excluded: true,
+            credits_apply: true,
             source: "AWS Cost Explorer".into(),
             sample_data: false,
             estimated: false,
