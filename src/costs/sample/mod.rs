@@ -22,6 +22,7 @@ use super::{
 mod catalog;
 mod events;
 mod insights;
+mod rightsizing;
 
 pub use catalog::ACCOUNTS;
 use catalog::{service_index, ServiceSpec, ENVS, REGIONS, SERVICES};
@@ -328,6 +329,26 @@ impl CostSource for SampleSource {
         _meter: &super::Meter<'_>,
     ) -> Result<super::AnomalyResult, CostError> {
         insights::anomalies(self, q, (self.clock)())
+    }
+
+    async fn rightsizing_metered(
+        &self,
+        q: &super::RightsizingQuery,
+        _meter: &super::Meter<'_>,
+    ) -> Result<super::RightsizingResult, CostError> {
+        Ok(rightsizing::rightsizing(q, (self.clock)()))
+    }
+
+    async fn hub_recommendations_metered(
+        &self,
+        q: &super::HubQuery,
+        _meter: &super::Meter<'_>,
+    ) -> Result<super::HubResult, CostError> {
+        Ok(rightsizing::hub(q))
+    }
+
+    fn reads_optimization_hub(&self) -> bool {
+        true
     }
 }
 
