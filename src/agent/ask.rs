@@ -19,6 +19,8 @@ pub enum Intent {
     Advice,
     Explain,
     Help,
+    /// AWS's rightsizing recommendations (Cost Explorer, Cost Optimization Hub).
+    Rightsizing,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +80,7 @@ impl Ask {
             Some(ToolArgs::SearchGuides(_)) => (Intent::Advice, None),
             Some(ToolArgs::AwsForecast(a)) => (Intent::Forecast, Some(&a.filter)),
             Some(ToolArgs::AwsAnomalies(_)) => (Intent::Anomalies, None),
+            Some(ToolArgs::AwsRightsizing(a)) => (Intent::Rightsizing, Some(&a.filter)),
         };
         let subject = match filter {
             Some(f) => filter_subject(f),

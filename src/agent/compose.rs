@@ -456,6 +456,19 @@ pub fn compose(
             ToolOutput::AwsAnomalies { result } => {
                 super::compose_aws::anomalies(result, what, labels, sample, &mut a)
             }
+            ToolOutput::AwsRightsizing {
+                result,
+                hub,
+                hub_note,
+            } => super::compose_rightsizing::compose(
+                result,
+                hub.as_ref(),
+                hub_note.as_deref(),
+                what,
+                labels,
+                sample,
+                &mut a,
+            ),
             ToolOutput::Guides { hits } => {
                 if ask.intent == Intent::Advice {
                     match hits.first() {

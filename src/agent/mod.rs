@@ -5,6 +5,7 @@ pub mod answer;
 pub mod ask;
 pub mod compose;
 mod compose_aws;
+mod compose_rightsizing;
 pub mod error;
 pub mod eval;
 pub mod grounding;

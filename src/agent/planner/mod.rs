@@ -67,6 +67,9 @@ pub struct Slots {
     /// forecast", "Cost Anomaly Detection"): answered beside costbot's own.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub aws_own: bool,
+    /// Rightsizing across instance families was asked for ("to Graviton").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cross_family: bool,
 }
 
 /// A tool and its arguments, exactly as the tool receives them.
@@ -660,6 +663,7 @@ pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<P
                 granularity: p.granularity,
                 topic: (intent == Intent::Advice).then(|| p.normalized.clone()),
                 aws_own: false,
+                cross_family: false,
             }
         }
     };
@@ -676,6 +680,11 @@ pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<P
     }
     if vocabulary::AWS_OWN.is_match(&text.to_lowercase()) {
         slots.aws_own = true;
+    }
+    if slots.intent == Intent::Rightsizing
+        && vocabulary::CROSS_FAMILY.is_match(&text.to_lowercase())
+    {
+        slots.cross_family = true;
     }
     if slots.intent == Intent::Advice && !ADVICE_ACCOUNT.is_match(&text.to_lowercase()) {
         // "dev boxes", "prod databases": advice is about the kind of resource, not an account.

@@ -458,6 +458,10 @@ fn problem(t: &str, ctx: &PlanContext, scope: &Scope) -> Option<PlanError> {
                     "detect",
                     "predict",
                     "project",
+                    // AWS's recommendations: "what does AWS recommend we downsize".
+                    "recommend",
+                    "rightsiz",
+                    "suggest",
                 ]
                 .iter()
                 .any(|w| name.starts_with(w));

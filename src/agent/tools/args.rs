@@ -163,6 +163,25 @@ pub struct AwsAnomaliesArgs {
     pub total_impact: Option<ImpactArgs>,
 }
 
+/// AWS's rightsizing recommendations: Cost Explorer's GetRightsizingRecommendation
+/// (EC2), and Cost Optimization Hub's ListRecommendations where it is read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AwsRightsizingArgs {
+    /// Accounts and regions only: recommendations are not split by service or tag.
+    #[serde(default, skip_serializing_if = "FilterArgs::is_empty")]
+    pub filter: FilterArgs,
+    /// SAME_INSTANCE_FAMILY (AWS's default) or CROSS_INSTANCE_FAMILY.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recommendation_target: Option<String>,
+    /// Whether RI and Savings Plans discounts are considered; true when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub benefits_considered: Option<bool>,
+    /// Cost Optimization Hub resource types (Ec2Instance, EbsVolume, ...); all when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_types: Vec<String>,
+}
+
 /// A tool call's arguments, typed by tool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToolArgs {
@@ -173,10 +192,11 @@ pub enum ToolArgs {
     SearchGuides(SearchGuidesArgs),
     AwsForecast(AwsForecastArgs),
     AwsAnomalies(AwsAnomaliesArgs),
+    AwsRightsizing(AwsRightsizingArgs),
 }
 
 /// Every tool's name, in the order of [`super::definitions`].
-pub const TOOL_NAMES: [&str; 7] = [
+pub const TOOL_NAMES: [&str; 8] = [
     "get_cost_and_usage",
     "compare_periods",
     "forecast_month_end",
@@ -184,6 +204,7 @@ pub const TOOL_NAMES: [&str; 7] = [
     "search_guides",
     "aws_forecast",
     "aws_anomalies",
+    "aws_rightsizing",
 ];
 
 impl ToolArgs {
@@ -209,6 +230,7 @@ impl ToolArgs {
             "search_guides" => ToolArgs::SearchGuides(read(name, arguments)?),
             "aws_forecast" => ToolArgs::AwsForecast(read(name, arguments)?),
             "aws_anomalies" => ToolArgs::AwsAnomalies(read(name, arguments)?),
+            "aws_rightsizing" => ToolArgs::AwsRightsizing(read(name, arguments)?),
             other => return Err(ToolError::UnknownTool(other.to_string())),
         })
     }
@@ -222,6 +244,7 @@ impl ToolArgs {
             ToolArgs::SearchGuides(_) => TOOL_NAMES[4],
             ToolArgs::AwsForecast(_) => TOOL_NAMES[5],
             ToolArgs::AwsAnomalies(_) => TOOL_NAMES[6],
+            ToolArgs::AwsRightsizing(_) => TOOL_NAMES[7],
         }
     }
 
@@ -235,6 +258,7 @@ impl ToolArgs {
             ToolArgs::SearchGuides(a) => serde_json::to_value(a),
             ToolArgs::AwsForecast(a) => serde_json::to_value(a),
             ToolArgs::AwsAnomalies(a) => serde_json::to_value(a),
+            ToolArgs::AwsRightsizing(a) => serde_json::to_value(a),
         };
         v.unwrap_or(Value::Null)
     }
@@ -321,6 +345,12 @@ mod tests {
                     start: 100.into(),
                     end: Some(1000.into()),
                 }),
+            }),
+            "aws_rightsizing" => ToolArgs::AwsRightsizing(AwsRightsizingArgs {
+                filter: full_filter(),
+                recommendation_target: Some("CROSS_INSTANCE_FAMILY".into()),
+                benefits_considered: Some(false),
+                resource_types: vec!["Ec2Instance".into()],
             }),
             other => panic!("no full arguments for {other}"),
         }

@@ -6,9 +6,9 @@ pub mod args;
 pub mod compact;
 
 pub use args::{
-    AwsAnomaliesArgs, AwsForecastArgs, ComparePeriodsArgs, DateRange, FilterArgs,
-    FindAnomaliesArgs, ForecastMonthEndArgs, GetCostAndUsageArgs, ImpactArgs, SearchGuidesArgs,
-    ToolArgs, TOOL_NAMES,
+    AwsAnomaliesArgs, AwsForecastArgs, AwsRightsizingArgs, ComparePeriodsArgs, DateRange,
+    FilterArgs, FindAnomaliesArgs, ForecastMonthEndArgs, GetCostAndUsageArgs, ImpactArgs,
+    SearchGuidesArgs, ToolArgs, TOOL_NAMES,
 };
 
 use std::sync::Arc;
@@ -20,9 +20,11 @@ use serde_json::{json, Value};
 use crate::costs::analysis::{self, Anomaly, AnomalySettings, Forecast, Mover};
 use crate::costs::insights::ImpactFilter;
 use crate::costs::periods::{add_months, month_start, Period};
+use crate::costs::rightsizing::RecommendationTarget;
 use crate::costs::{
     AnomalyQuery, AnomalyResult, CostError, CostFilter, CostQuery, CostResult, CostSource,
-    Dimension, ForecastQuery, ForecastResult, Granularity, Metric, TagFilter,
+    Dimension, ForecastQuery, ForecastResult, Granularity, HubQuery, HubResult, Metric,
+    RightsizingQuery, RightsizingResult, TagFilter,
 };
 use crate::language::services::{self, UnknownService};
 use crate::retrieval::{Hit, RetrievalError, Retriever};
@@ -76,6 +78,13 @@ pub enum ToolOutput {
     AwsAnomalies {
         result: AnomalyResult,
     },
+    /// Cost Explorer's rightsizing recommendations, with Cost Optimization
+    /// Hub's where it is read; `hub_note` says why the hub's are missing.
+    AwsRightsizing {
+        result: RightsizingResult,
+        hub: Option<HubResult>,
+        hub_note: Option<String>,
+    },
 }
 
 impl ToolOutput {
@@ -91,7 +100,8 @@ impl ToolOutput {
             }
             ToolOutput::Guides { .. }
             | ToolOutput::AwsForecast { .. }
-            | ToolOutput::AwsAnomalies { .. } => vec![],
+            | ToolOutput::AwsAnomalies { .. }
+            | ToolOutput::AwsRightsizing { .. } => vec![],
         }
     }
 }
@@ -107,6 +117,21 @@ impl ToolOutput {
             ToolOutput::AwsAnomalies { result } => {
                 vec![json!({ "api": "GetAnomalies", "query": result.query })]
             }
+            ToolOutput::AwsRightsizing { result, hub, .. } => {
+                let mut v = vec![json!({
+                    "api": "GetRightsizingRecommendation",
+                    "query": result.query,
+                    "requests": result.requests,
+                })];
+                if let Some(h) = hub {
+                    v.push(json!({
+                        "api": "Cost Optimization Hub ListRecommendations",
+                        "query": h.query,
+                        "requests": h.requests,
+                    }));
+                }
+                v
+            }
             other => other
                 .results()
                 .iter()
@@ -120,6 +145,9 @@ impl ToolOutput {
         match self {
             ToolOutput::AwsForecast { result } => result.requests,
             ToolOutput::AwsAnomalies { result } => result.requests,
+            ToolOutput::AwsRightsizing { result, hub, .. } => {
+                result.requests + hub.as_ref().map_or(0, |h| h.requests)
+            }
             other => other.results().iter().map(|r| r.requests).sum(),
         }
     }
@@ -217,6 +245,16 @@ pub fn definitions() -> Value {
                     "end": { "type": "number", "description": "Dollars; only with BETWEEN" }
                 }, "required": ["operator", "start"], "additionalProperties": false }
             }, "required": ["period"], "additionalProperties": false }
+        }},
+        { "type": "function", "function": {
+            "name": "aws_rightsizing",
+            "description": "AWS's own rightsizing recommendations: Cost Explorer GetRightsizingRecommendation for EC2 (idle instances to terminate, oversized ones to downsize, each with AWS's estimated monthly savings), plus Cost Optimization Hub's recommendations for every resource type (EBS, Lambda, RDS, ...) where costbot reads it. Only accounts and regions in the filter apply.",
+            "parameters": { "type": "object", "properties": {
+                "filter": filter,
+                "recommendation_target": { "type": "string", "enum": ["SAME_INSTANCE_FAMILY", "CROSS_INSTANCE_FAMILY"], "default": "SAME_INSTANCE_FAMILY", "description": "Resize within the instance family, or also to other families (e.g. Graviton)" },
+                "benefits_considered": { "type": "boolean", "default": true, "description": "Count Reserved Instance and Savings Plans discounts in the savings" },
+                "resource_types": { "type": "array", "items": { "type": "string", "enum": ["Ec2Instance", "LambdaFunction", "EbsVolume", "EcsService", "Ec2AutoScalingGroup", "RdsDbInstance", "RdsDbInstanceStorage", "AuroraDbClusterStorage", "NatGateway", "Ec2InstanceSavingsPlans", "ComputeSavingsPlans", "Ec2ReservedInstances", "RdsReservedInstances"] }, "description": "Cost Optimization Hub resource types; all when absent" }
+            }, "additionalProperties": false }
         }}
     ])
 }
@@ -417,6 +455,7 @@ impl Tools {
                 let result = self.source.anomalies(&q).await?;
                 Ok(ToolOutput::AwsAnomalies { result })
             }
+            ToolArgs::AwsRightsizing(a) => self.rightsizing(a, today, name).await,
             ToolArgs::FindAnomalies(a) => {
                 let window = period(&a.period, "period")?;
                 let settings = AnomalySettings::default();
@@ -451,6 +490,80 @@ impl Tools {
                 })
             }
         }
+    }
+
+    /// GetRightsizingRecommendation, then Cost Optimization Hub where it is
+    /// read: the hub failing (not enabled, no permission) is a note, not a failure.
+    async fn rightsizing(
+        &self,
+        a: &AwsRightsizingArgs,
+        today: NaiveDate,
+        tool: &str,
+    ) -> Result<ToolOutput, ToolError> {
+        let bad = |message: String| ToolError::BadArguments {
+            tool: tool.to_string(),
+            message,
+        };
+        if !a.filter.tags.is_empty() {
+            return Err(bad(
+                "rightsizing recommendations cannot be narrowed by tag; ask by account or region"
+                    .into(),
+            ));
+        }
+        // Services do not narrow EC2 rightsizing; accounts and regions do.
+        let scope = FilterArgs {
+            accounts: a.filter.accounts.clone(),
+            regions: a.filter.regions.clone(),
+            ..Default::default()
+        };
+        let mut q = CostQuery::new(Period::day(today));
+        self.apply_filter(&scope, &mut q)?;
+        let target = match &a.recommendation_target {
+            None => RecommendationTarget::default(),
+            Some(t) => RecommendationTarget::parse(t).ok_or_else(|| {
+                bad(format!(
+                    "'{t}' is not SAME_INSTANCE_FAMILY or CROSS_INSTANCE_FAMILY"
+                ))
+            })?,
+        };
+        let rq = RightsizingQuery {
+            accounts: q.filter.accounts.clone(),
+            regions: q.filter.regions.clone(),
+            target,
+            benefits_considered: a.benefits_considered.unwrap_or(true),
+            connection: q.connection.clone(),
+        };
+        let result = self.source.rightsizing(&rq).await?;
+        let (mut hub, mut hub_note) = (None, None);
+        if self.source.reads_optimization_hub() {
+            let hq = HubQuery {
+                accounts: rq.accounts.clone(),
+                regions: rq.regions.clone(),
+                resource_types: a.resource_types.clone(),
+                connection: rq.connection.clone(),
+            };
+            match self.source.hub_recommendations(&hq).await {
+                Ok(h) => hub = Some(h),
+                Err(e) => {
+                    let why = match e {
+                        // The shared sentence names Cost Explorer; this was the hub.
+                        CostError::Throttled => {
+                            "Cost Optimization Hub is throttling requests; try again in a minute"
+                                .to_string()
+                        }
+                        other => other.to_string(),
+                    };
+                    hub_note = Some(format!(
+                        "Cost Optimization Hub's recommendations could not be shown: {why}."
+                    ))
+                }
+            }
+        }
+        Ok(ToolOutput::AwsRightsizing {
+            result,
+            hub,
+            hub_note,
+        })
     }
 
     /// A query with the metric, credits, grouping and filter the arguments ask for.
