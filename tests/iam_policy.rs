@@ -48,9 +48,9 @@ fn called_operations() -> BTreeSet<String> {
             ("aws_sdk_costoptimizationhub", "cost-optimization-hub"),
         ]
         .iter()
-            .filter(|(krate, _)| text.contains(krate))
-            .map(|(_, prefix)| *prefix)
-            .collect();
+        .filter(|(krate, _)| text.contains(krate))
+        .map(|(_, prefix)| *prefix)
+        .collect();
         if services.is_empty() {
             continue;
         }

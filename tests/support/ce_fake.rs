@@ -96,7 +96,10 @@ impl CeFake {
             Some(op) => format!("{HUB_TARGET_PREFIX}{op}"),
             None => format!("{TARGET_PREFIX}{operation}"),
         };
-        self.received().iter().filter(|r| r.target == target).count()
+        self.received()
+            .iter()
+            .filter(|r| r.target == target)
+            .count()
     }
 }
 
