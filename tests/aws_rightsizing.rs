@@ -457,6 +457,13 @@ async fn how_did_you_get_that_names_both_calls_and_without_the_switch_the_hub_is
     );
     assert!(a.citations.iter().any(|c| c.guide == "ebs-gp2-to-gp3.md"));
     let how = ask(&on, "how did you get that?").await;
+    // One billed Cost Explorer page; the hub's page is named, not billed.
+    assert!(
+        how.summary
+            .contains("took 1 billable Cost Explorer request ($0.01)"),
+        "{}",
+        how.summary
+    );
     let text = how.details.join("\n");
     assert!(
         text.contains("GetRightsizingRecommendation query"),

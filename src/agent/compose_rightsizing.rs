@@ -259,7 +259,7 @@ pub fn compose(
     }
     let hub_source = match hub {
         Some(h) => format!(
-            "; Cost Optimization Hub ListRecommendations ({} request{})",
+            "; Cost Optimization Hub ListRecommendations ({} request{}, no per-request charge)",
             h.requests,
             if h.requests == 1 { "" } else { "s" }
         ),

@@ -145,9 +145,9 @@ impl ToolOutput {
         match self {
             ToolOutput::AwsForecast { result } => result.requests,
             ToolOutput::AwsAnomalies { result } => result.requests,
-            ToolOutput::AwsRightsizing { result, hub, .. } => {
-                result.requests + hub.as_ref().map_or(0, |h| h.requests)
-            }
+            // Cost Optimization Hub charges nothing per request: its pages are
+            // named with the query ("how did you get that?"), not billed here.
+            ToolOutput::AwsRightsizing { result, .. } => result.requests,
             other => other.results().iter().map(|r| r.requests).sum(),
         }
     }
