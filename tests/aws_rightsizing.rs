@@ -470,7 +470,8 @@ async fn how_did_you_get_that_names_both_calls_and_without_the_switch_the_hub_is
         "{text}"
     );
     assert!(
-        text.contains("Cost Optimization Hub ListRecommendations query"),
+        text.contains("Cost Optimization Hub ListRecommendations query")
+            && text.contains("\"resource_types\":[]} (1 request)"),
         "{text}"
     );
     assert_eq!(fake.count(LIST), 1);
