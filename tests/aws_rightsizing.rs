@@ -554,3 +554,28 @@ async fn a_throttled_hub_says_so_beside_cost_explorers_answer() {
         a.notes
     );
 }
+
+#[tokio::test]
+async fn the_monthly_cap_stops_rightsizing_paging_between_pages() {
+    let fake = CeFake::start().await;
+    answer(
+        &fake,
+        RIGHTSIZING,
+        page(vec![terminate()], Some("page-2"), 2),
+    );
+    answer(&fake, RIGHTSIZING, page(vec![modify()], None, 2));
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("costbot.db")).await.unwrap();
+    let source = cached(explorer(&fake, false).await, &store, Some(1)).await;
+    let err = source
+        .rightsizing(&RightsizingQuery::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CostError::MonthlyBudget { limit: 1 }),
+        "{err:?}"
+    );
+    // The first page was made and counted; the second was never sent.
+    assert_eq!(fake.count(RIGHTSIZING), 1);
+    assert_eq!(store.requests_since("2000-01-01").await.unwrap(), 1);
+}
