@@ -467,6 +467,7 @@ pub fn compose(
                 what,
                 labels,
                 sample,
+                today,
                 &mut a,
             ),
             ToolOutput::Guides { hits } => {

@@ -3,6 +3,7 @@
 //! estimated monthly savings exactly as returned, each kind of
 //! recommendation tied to the guide that explains it.
 
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
 use super::answer::{Answer, Basis, Cell, Citation, Table};
@@ -119,6 +120,7 @@ pub fn compose(
     what: &str,
     labels: &Labels,
     sample: bool,
+    today: NaiveDate,
     a: &mut Answer,
 ) {
     let unit = r.summary.currency.as_deref().unwrap_or("USD");
@@ -270,7 +272,8 @@ pub fn compose(
         (Some(l), None) => format!("look-back {l}"),
         (None, _) => "look-back not stated by AWS".into(),
     };
-    let day = generated.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    // The turn's day when AWS did not say when it generated them.
+    let day = generated.unwrap_or(today);
     a.basis = Some(Basis {
         period: period_label,
         start: day,
