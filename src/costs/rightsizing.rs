@@ -162,7 +162,6 @@ pub fn lookback_label(lookback: &str) -> String {
     match lookback {
         "SEVEN_DAYS" => "the last 7 days".into(),
         "THIRTY_DAYS" => "the last 30 days".into(),
-        "FOURTEEN_DAYS" => "the last 14 days".into(),
         "SIXTY_DAYS" => "the last 60 days".into(),
         other => other.to_ascii_lowercase().replace('_', " "),
     }
@@ -224,26 +223,6 @@ pub struct HubResult {
     pub requests: u32,
     #[serde(default)]
     pub cached: bool,
-}
-
-impl HubResult {
-    /// The sum of the recommendations' estimated monthly savings per currency
-    /// (AWS gives no total; overlapping recommendations for one resource are
-    /// each counted, so the answer says it is an upper bound).
-    pub fn savings_by_currency(&self) -> Vec<(String, Decimal)> {
-        let mut out: Vec<(String, Decimal)> = Vec::new();
-        for r in &self.recommendations {
-            let (Some(s), c) = (r.estimated_monthly_savings, r.currency.clone()) else {
-                continue;
-            };
-            let c = c.unwrap_or_else(|| "USD".into());
-            match out.iter_mut().find(|(k, _)| *k == c) {
-                Some((_, v)) => *v += s,
-                None => out.push((c, s)),
-            }
-        }
-        out
-    }
 }
 
 /// The guide (file in `knowledge/`) that fits a recommendation kind.
