@@ -42,11 +42,15 @@ fn called_operations() -> BTreeSet<String> {
     let mut ops = BTreeSet::new();
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
-        let services: Vec<&str> = [("aws_sdk_costexplorer", "ce"), ("aws_sdk_sts", "sts")]
-            .iter()
-            .filter(|(krate, _)| text.contains(krate))
-            .map(|(_, prefix)| *prefix)
-            .collect();
+        let services: Vec<&str> = [
+            ("aws_sdk_costexplorer", "ce"),
+            ("aws_sdk_sts", "sts"),
+            ("aws_sdk_costoptimizationhub", "cost-optimization-hub"),
+        ]
+        .iter()
+        .filter(|(krate, _)| text.contains(krate))
+        .map(|(_, prefix)| *prefix)
+        .collect();
         if services.is_empty() {
             continue;
         }
@@ -62,6 +66,9 @@ fn called_operations() -> BTreeSet<String> {
             }
             let prefix = if method == "get_caller_identity" {
                 "sts"
+            } else if services == ["cost-optimization-hub"] {
+                // A file that uses only the hub's SDK calls the hub.
+                "cost-optimization-hub"
             } else {
                 "ce"
             };
@@ -105,6 +112,8 @@ fn the_policy_allows_exactly_what_costbot_calls() {
         "ce:GetAnomalies",
         "ce:GetSavingsPlansPurchaseRecommendation",
         "ce:GetReservationUtilization",
+        "ce:GetRightsizingRecommendation",
+        "cost-optimization-hub:ListRecommendations",
     ] {
         assert!(called.contains(known), "{known} not found in {called:?}");
     }

@@ -21,6 +21,8 @@ pub enum Intent {
     Help,
     /// Savings Plans and reservations: what to buy, coverage, utilization.
     Commitments,
+    /// AWS's rightsizing recommendations (Cost Explorer, Cost Optimization Hub).
+    Rightsizing,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +85,7 @@ impl Ask {
             Some(ToolArgs::AwsRecommendations(_) | ToolArgs::AwsCommitmentUsage(_)) => {
                 (Intent::Commitments, None)
             }
+            Some(ToolArgs::AwsRightsizing(a)) => (Intent::Rightsizing, Some(&a.filter)),
         };
         let subject = match filter {
             Some(f) => filter_subject(f),

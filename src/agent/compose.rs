@@ -463,6 +463,20 @@ pub fn compose(
             ToolOutput::AwsCommitmentUsage { result } => {
                 super::compose_commitments::usage(result, what, sample, &mut a)
             }
+            ToolOutput::AwsRightsizing {
+                result,
+                hub,
+                hub_note,
+            } => super::compose_rightsizing::compose(
+                result,
+                hub.as_ref(),
+                hub_note.as_deref(),
+                what,
+                labels,
+                sample,
+                today,
+                &mut a,
+            ),
             ToolOutput::Guides { hits } => {
                 if ask.intent == Intent::Advice {
                     match hits.first() {

@@ -6,6 +6,7 @@ pub mod ask;
 pub mod compose;
 mod compose_aws;
 mod compose_commitments;
+mod compose_rightsizing;
 pub mod error;
 pub mod eval;
 pub mod grounding;
@@ -454,7 +455,14 @@ impl Agent {
                         // AWS's own analyses name their API; cost queries are GetCostAndUsage.
                         match (q.get("api").and_then(|v| v.as_str()), q.get("query")) {
                             (Some(api), Some(query)) => {
-                                a.details.push(format!("  {api} query: {query}"))
+                                // Calls that page say how many requests they took.
+                                let pages = match q.get("requests").and_then(|v| v.as_u64()) {
+                                    Some(n) => {
+                                        format!(" ({n} request{})", if n == 1 { "" } else { "s" })
+                                    }
+                                    None => String::new(),
+                                };
+                                a.details.push(format!("  {api} query: {query}{pages}"))
                             }
                             _ => a.details.push(format!("  GetCostAndUsage query: {q}")),
                         }

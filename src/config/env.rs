@@ -191,6 +191,14 @@ pub(super) const VARS: &[EnvVar] = &[
         },
     },
     EnvVar {
+        names: &["COSTBOT_AWS_COST_OPTIMIZATION_HUB"],
+        example: "true",
+        set: |c, v| {
+            c.aws.cost_optimization_hub = v.parse()?;
+            Ok(())
+        },
+    },
+    EnvVar {
         names: &["COSTBOT_CACHE_CLOSED_TTL_HOURS"],
         example: "12",
         set: |c, v| {

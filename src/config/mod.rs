@@ -140,6 +140,8 @@ pub struct AwsConfig {
     pub max_requests_per_month: u64,
     /// How far back Cost Explorer has data: 14 months by default (38 with multi-year data enabled).
     pub history_months: u32,
+    /// Also read Cost Optimization Hub's recommendations (the account must have enabled it).
+    pub cost_optimization_hub: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -228,6 +230,7 @@ impl Default for AwsConfig {
             max_requests_per_query: 40,
             max_requests_per_month: 3000,
             history_months: 14,
+            cost_optimization_hub: false,
         }
     }
 }

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use super::insights::Paid;
 use super::{
     AnomalyQuery, AnomalyResult, CostError, CostQuery, CostResult, CostSource, ForecastQuery,
-    ForecastResult, Meter, RequestGate,
+    ForecastResult, HubQuery, HubResult, Meter, RequestGate, RightsizingQuery, RightsizingResult,
 };
 use crate::config::CacheConfig;
 use crate::keyed_lock::KeyedLocks;
@@ -212,6 +212,8 @@ enum Call<'a> {
     Anomalies(&'a AnomalyQuery),
     Recommendations(&'a super::commitments::RecommendationQuery),
     CommitmentUsage(&'a super::commitments::UsageQuery),
+    Rightsizing(&'a RightsizingQuery),
+    Hub(&'a HubQuery),
 }
 
 /// Forecasts, anomalies, recommendations and commitment figures change daily:
@@ -253,6 +255,8 @@ impl CachedSource {
             Call::Anomalies(q) => (q.connection.as_deref(), q.canonical()),
             Call::Recommendations(q) => (q.connection.as_deref(), q.canonical()),
             Call::CommitmentUsage(q) => (q.connection.as_deref(), q.canonical()),
+            Call::Rightsizing(q) => (q.connection.as_deref(), q.canonical()),
+            Call::Hub(q) => (q.connection.as_deref(), q.canonical()),
         };
         let key = self.other_key(connection, &canonical);
         if let Some(r) = self.stored(&key).await?.and_then(|t| self.hit_of(&t)) {
@@ -305,6 +309,16 @@ impl CachedSource {
             Call::CommitmentUsage(q) => self
                 .inner
                 .commitment_usage_metered(q, &meter)
+                .await
+                .map(|r| serde_json::to_string(&r)),
+            Call::Rightsizing(q) => self
+                .inner
+                .rightsizing_metered(q, &meter)
+                .await
+                .map(|r| serde_json::to_string(&r)),
+            Call::Hub(q) => self
+                .inner
+                .hub_recommendations_metered(q, &meter)
                 .await
                 .map(|r| serde_json::to_string(&r)),
         }
@@ -468,6 +482,32 @@ impl CostSource for CachedSource {
             return self.inner.commitment_usage_metered(q, meter).await;
         }
         self.through(Call::CommitmentUsage(q)).await
+    }
+
+    async fn rightsizing_metered(
+        &self,
+        q: &RightsizingQuery,
+        meter: &Meter<'_>,
+    ) -> Result<RightsizingResult, CostError> {
+        if self.inner.is_sample() {
+            return self.inner.rightsizing_metered(q, meter).await;
+        }
+        self.through(Call::Rightsizing(q)).await
+    }
+
+    async fn hub_recommendations_metered(
+        &self,
+        q: &HubQuery,
+        meter: &Meter<'_>,
+    ) -> Result<HubResult, CostError> {
+        if self.inner.is_sample() {
+            return self.inner.hub_recommendations_metered(q, meter).await;
+        }
+        self.through(Call::Hub(q)).await
+    }
+
+    fn reads_optimization_hub(&self) -> bool {
+        self.inner.reads_optimization_hub()
     }
 }
 

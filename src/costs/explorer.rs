@@ -21,12 +21,15 @@ use super::insights::{
     ForecastResult, RootCause,
 };
 use super::{
-    CostError, CostQuery, CostResult, CostSource, Dimension, Granularity, GroupAmount, Meter,
-    Metric, Period, TimeBucket,
+    CostError, CostQuery, CostResult, CostSource, Dimension, Granularity, GroupAmount, HubQuery,
+    HubResult, Meter, Metric, Period, RightsizingQuery, RightsizingResult, TimeBucket,
 };
 use crate::config::{AccountConfig, AwsConfig};
 
 mod commitments;
+// Rightsizing (GetRightsizingRecommendation) and Cost Optimization Hub, in their own files.
+mod hub;
+mod rightsizing;
 
 /// One Cost Explorer client per configured connection.
 pub struct ExplorerSource {
@@ -41,6 +44,8 @@ pub struct ExplorerSource {
     requests: Arc<AtomicU64>,
     /// Today in UTC, Cost Explorer's calendar (injectable for tests).
     utc_today: Today,
+    /// Cost Optimization Hub clients, when `aws.cost_optimization_hub` is on.
+    hub: Option<hub::HubClients>,
 }
 
 impl ExplorerSource {
@@ -78,6 +83,9 @@ impl ExplorerSource {
         .await;
         let mut connections = HashMap::new();
         let mut identities = HashMap::new();
+        let mut hub = config
+            .cost_optimization_hub
+            .then(|| hub::HubClients::new(&default_sdk));
         for account in &config.accounts {
             if !account.has_own_connection() {
                 continue;
@@ -102,6 +110,9 @@ impl ExplorerSource {
                 .await;
             }
             connections.insert(account.name.clone(), Client::new(&sdk));
+            if let Some(h) = &mut hub {
+                h.add(&account.name, &sdk);
+            }
         }
         ExplorerSource {
             default: Client::new(&default_sdk),
@@ -117,6 +128,7 @@ impl ExplorerSource {
             history_months: config.history_months.max(1),
             requests: Arc::new(AtomicU64::new(0)),
             utc_today: Arc::new(|| Utc::now().date_naive()),
+            hub,
         }
     }
 
@@ -563,6 +575,26 @@ impl CostSource for ExplorerSource {
         meter: &Meter<'_>,
     ) -> Result<super::commitments::UsageResult, CostError> {
         self.commitment_usage_inner(q, meter).await
+    }
+
+    async fn rightsizing_metered(
+        &self,
+        q: &RightsizingQuery,
+        meter: &Meter<'_>,
+    ) -> Result<RightsizingResult, CostError> {
+        self.rightsizing_inner(q, meter).await
+    }
+
+    async fn hub_recommendations_metered(
+        &self,
+        q: &HubQuery,
+        meter: &Meter<'_>,
+    ) -> Result<HubResult, CostError> {
+        self.hub_inner(q, meter).await
+    }
+
+    fn reads_optimization_hub(&self) -> bool {
+        self.reads_hub()
     }
 }
 

@@ -8,6 +8,7 @@ pub mod explorer;
 pub mod insights;
 pub mod money;
 pub mod periods;
+pub mod rightsizing;
 pub mod sample;
 
 use std::collections::BTreeMap;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 pub use insights::{AnomalyQuery, AnomalyResult, ForecastQuery, ForecastResult};
 pub use periods::Period;
+pub use rightsizing::{HubQuery, HubResult, RightsizingQuery, RightsizingResult};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub enum Metric {
@@ -529,5 +531,39 @@ pub trait CostSource: Send + Sync {
         query: &commitments::UsageQuery,
     ) -> Result<commitments::UsageResult, CostError> {
         self.commitment_usage_metered(query, &Meter::new()).await
+    }
+    /// Cost Explorer's EC2 rightsizing recommendations
+    /// (GetRightsizingRecommendation), each page through `meter`.
+    async fn rightsizing_metered(
+        &self,
+        _query: &RightsizingQuery,
+        _meter: &Meter<'_>,
+    ) -> Result<RightsizingResult, CostError> {
+        Err(CostError::Unsupported(format!(
+            "{} does not provide AWS's rightsizing recommendations",
+            self.name()
+        )))
+    }
+    async fn rightsizing(&self, query: &RightsizingQuery) -> Result<RightsizingResult, CostError> {
+        self.rightsizing_metered(query, &Meter::new()).await
+    }
+    /// Cost Optimization Hub's recommendations (ListRecommendations), each
+    /// page through `meter`; `Unsupported` where it is not switched on.
+    async fn hub_recommendations_metered(
+        &self,
+        _query: &HubQuery,
+        _meter: &Meter<'_>,
+    ) -> Result<HubResult, CostError> {
+        Err(CostError::Unsupported(format!(
+            "{} does not read Cost Optimization Hub (set aws.cost_optimization_hub = true)",
+            self.name()
+        )))
+    }
+    async fn hub_recommendations(&self, query: &HubQuery) -> Result<HubResult, CostError> {
+        self.hub_recommendations_metered(query, &Meter::new()).await
+    }
+    /// Whether Cost Optimization Hub is read (switched on, or the sample's stand-in).
+    fn reads_optimization_hub(&self) -> bool {
+        false
     }
 }

@@ -169,6 +169,13 @@ pub fn load(dir: Option<&Path>) -> Result<Vec<Guide>, RetrievalError> {
     Ok(guides)
 }
 
+/// One guide shipped inside the binary, by file name (e.g. `ec2-rightsizing.md`),
+/// for answers that cite a guide without searching.
+pub fn embedded_guide(path: &str) -> Option<Guide> {
+    let text = EMBEDDED.get_file(path)?.contents_utf8()?;
+    Guide::parse(path, text).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,5 +1,6 @@
 //! A local fake of the Cost Explorer operations moto does not implement
-//! (GetCostForecast, GetAnomalies), speaking AWS JSON 1.1 as the SDK does:
+//! (GetCostForecast, GetAnomalies, GetRightsizingRecommendation) and of Cost
+//! Optimization Hub's ListRecommendations, speaking AWS JSON 1.1 as the SDK does:
 //! POST / with `X-Amz-Target: AWSInsightsIndexService.<Operation>` and
 //! `Content-Type: application/x-amz-json-1.1`. It answers from per-operation
 //! queues (the last answer repeats) and records every request, so a test can
@@ -20,6 +21,13 @@ use serde_json::Value;
 
 const TARGET_PREFIX: &str = "AWSInsightsIndexService.";
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+/// Cost Optimization Hub speaks AWS JSON 1.0 under its own target prefix
+/// (botocore's cost-optimization-hub model). The SDK sends it to the same
+/// endpoint override as Cost Explorer, so this fake answers it too; its
+/// operations are queued under "CostOptimizationHub.<Operation>".
+pub const HUB_TARGET_PREFIX: &str = "CostOptimizationHubService.";
+pub const HUB_CONTENT_TYPE: &str = "application/x-amz-json-1.0";
+pub const HUB: &str = "CostOptimizationHub.";
 
 /// One request as received.
 #[derive(Debug, Clone)]
@@ -84,9 +92,13 @@ impl CeFake {
     }
 
     pub fn count(&self, operation: &str) -> usize {
+        let target = match operation.strip_prefix(HUB) {
+            Some(op) => format!("{HUB_TARGET_PREFIX}{op}"),
+            None => format!("{TARGET_PREFIX}{operation}"),
+        };
         self.received()
             .iter()
-            .filter(|r| r.target == format!("{TARGET_PREFIX}{operation}"))
+            .filter(|r| r.target == target)
             .count()
     }
 }
@@ -111,13 +123,18 @@ async fn handle(State(fake): State<CeFake>, headers: HeaderMap, body: Bytes) -> 
         content_type: content_type.clone(),
         body,
     });
-    if content_type != CONTENT_TYPE {
+    let (operation, wanted) = match (
+        target.strip_prefix(TARGET_PREFIX),
+        target.strip_prefix(HUB_TARGET_PREFIX),
+    ) {
+        (Some(op), _) => (op.to_string(), CONTENT_TYPE),
+        (None, Some(op)) => (format!("{HUB}{op}"), HUB_CONTENT_TYPE),
+        _ => return error(400, "UnknownOperationException", "no such target"),
+    };
+    if content_type != wanted {
         return error(400, "SerializationException", "wrong Content-Type");
     }
-    let Some(operation) = target.strip_prefix(TARGET_PREFIX) else {
-        return error(400, "UnknownOperationException", "no such target");
-    };
-    let Some(queue) = inner.answers.get_mut(operation) else {
+    let Some(queue) = inner.answers.get_mut(&operation) else {
         return error(400, "UnknownOperationException", "nothing seeded");
     };
     // The last answer repeats, so a retried error fails every attempt.
@@ -126,13 +143,17 @@ async fn handle(State(fake): State<CeFake>, headers: HeaderMap, body: Bytes) -> 
     } else {
         queue.front().cloned().unwrap()
     };
-    respond(status, body)
+    respond_as(status, body, wanted)
 }
 
 fn respond(status: u16, body: Value) -> Response {
+    respond_as(status, body, CONTENT_TYPE)
+}
+
+fn respond_as(status: u16, body: Value, content_type: &'static str) -> Response {
     (
         StatusCode::from_u16(status).unwrap(),
-        [("content-type", CONTENT_TYPE)],
+        [("content-type", content_type)],
         body.to_string(),
     )
         .into_response()
@@ -148,6 +169,19 @@ fn error(status: u16, error_type: &str, message: &str) -> Response {
 /// Checks a body against botocore's model of `operation` ("input" or
 /// "output"), with COSTBOT_PYTHON (botocore installed); the problems found.
 pub fn model_problems(operation: &str, direction: &str, body: &Value) -> Vec<String> {
+    match operation.strip_prefix(HUB) {
+        Some(op) => service_model_problems("cost-optimization-hub", op, direction, body),
+        None => service_model_problems("ce", operation, direction, body),
+    }
+}
+
+/// The same against another botocore service model (e.g. "cost-optimization-hub").
+pub fn service_model_problems(
+    service: &str,
+    operation: &str,
+    direction: &str,
+    body: &Value,
+) -> Vec<String> {
     use std::io::Write;
     let python = std::env::var("COSTBOT_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = concat!(
@@ -155,7 +189,7 @@ pub fn model_problems(operation: &str, direction: &str, body: &Value) -> Vec<Str
         "/tests/support/ce_model_check.py"
     );
     let mut child = std::process::Command::new(&python)
-        .args([script, operation, direction])
+        .args([script, operation, direction, service])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

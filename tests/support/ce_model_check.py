@@ -1,6 +1,8 @@
-"""Checks a Cost Explorer JSON 1.1 body against botocore's service model.
+"""Checks a Cost Explorer JSON 1.1 body (or another JSON service's, such as
+Cost Optimization Hub's) against botocore's service model.
 
-Usage: ce_model_check.py OPERATION input|output  (the JSON body on stdin)
+Usage: ce_model_check.py OPERATION input|output [SERVICE]  (the JSON body on
+stdin; SERVICE is botocore's name, "ce" when absent)
 Prints one line per problem and exits 1 if there is any: a required member
 missing, a member the shape does not have, a wrong type, a value outside an
 enum or a numeric range.
@@ -75,7 +77,8 @@ def check(model, shape_name, value, path, problems):
 
 def main():
     operation, direction = sys.argv[1], sys.argv[2]
-    model = Loader().load_service_model("ce", "service-2")
+    service = sys.argv[3] if len(sys.argv) > 3 else "ce"
+    model = Loader().load_service_model(service, "service-2")
     op = model["operations"][operation]
     shape = op["input" if direction == "input" else "output"]["shape"]
     body = json.load(sys.stdin)

@@ -223,5 +223,24 @@ pub fn calls_for(s: &Slots, today: NaiveDate) -> Vec<ToolCall> {
         }
         Intent::Commitments => super::commitments::calls(s),
         Intent::Explain | Intent::Help => Vec::new(),
+        Intent::Rightsizing => {
+            // Recommendations are per account and region; EC2 is implied.
+            let mut f = serde_json::Map::new();
+            if !s.accounts.is_empty() {
+                f.insert("accounts".into(), json!(s.accounts));
+            }
+            if !s.regions.is_empty() {
+                f.insert("regions".into(), json!(s.regions));
+            }
+            let mut m = serde_json::Map::new();
+            m.insert("filter".into(), Value::Object(f));
+            if s.cross_family {
+                m.insert(
+                    "recommendation_target".into(),
+                    json!("CROSS_INSTANCE_FAMILY"),
+                );
+            }
+            vec![call("aws_rightsizing", m)]
+        }
     }
 }

@@ -196,6 +196,10 @@ pub(super) fn classify(c: &Cues) -> Option<Intent> {
     let definition = DEFINITION.is_match(t) && !OWNED.is_match(t) && c.periods == 0 && !aws_figure;
     let asks_meaning = definition && MEANING.is_match(t);
     let howto = HOWTO.is_match(t);
+    if RIGHTSIZE.is_match(t) && !GUIDANCE.is_match(t) {
+        // "which instances should we rightsize": AWS's recommendations, not a guide.
+        return Some(Intent::Rightsizing);
+    }
     let (act, margin) = nearest_act(c.masked);
     let exemplar_advice = act == Act::Advice && margin > 0.02 && c.periods == 0 && words(t) >= 4;
     let topical = on_topic(c.masked);

@@ -71,6 +71,9 @@ pub struct Slots {
     /// For commitments: what to buy, coverage or utilization, and of what.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commitment: Option<commitments::CommitmentAsk>,
+    /// Rightsizing across instance families was asked for ("to Graviton").
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cross_family: bool,
 }
 
 /// A tool and its arguments, exactly as the tool receives them.
@@ -674,6 +677,7 @@ pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<P
                 topic: (intent == Intent::Advice).then(|| p.normalized.clone()),
                 aws_own: false,
                 commitment: None,
+                cross_family: false,
             }
         }
     };
@@ -701,6 +705,11 @@ pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<P
         // A follow-up ("and for RDS?") keeps what the commitments question asked.
         slots.commitment = commitments::read(&text.to_lowercase())
             .or_else(|| previous.and_then(|p| p.commitment.clone()));
+    }
+    if slots.intent == Intent::Rightsizing
+        && vocabulary::CROSS_FAMILY.is_match(&text.to_lowercase())
+    {
+        slots.cross_family = true;
     }
     if slots.intent == Intent::Advice && !ADVICE_ACCOUNT.is_match(&text.to_lowercase()) {
         // "dev boxes", "prod databases": advice is about the kind of resource, not an account.

@@ -458,8 +458,9 @@ fn problem(t: &str, ctx: &PlanContext, scope: &Scope) -> Option<PlanError> {
                     "detect",
                     "predict",
                     "project",
-                    // AWS's commitment advice: "what does AWS recommend".
+                    // AWS's recommendations: "what does AWS recommend we downsize".
                     "recommend",
+                    "rightsiz",
                     "suggest",
                 ]
                 .iter()

@@ -94,6 +94,26 @@ pub(super) static AWS_OWN: LazyLock<Regex> = LazyLock::new(|| {
         r"\b(aws|amazon)('s|s)?\s+(own\s+)?(forecast|predict|project|anomal)|\b(does|did|would|will|do) (aws|amazon)\b.{0,20}\b(forecast|predict|project|flag|detect|find|say|think)|\b(forecast\w*|predict\w*|projection|anomal\w*|spikes?)\b.{0,25}\b(from|by|of|according to|per) (aws|amazon)\b|anomaly detection|cost explorer('s)? (own )?forecast|\bflagged by (aws|amazon)\b|\b(aws|amazon)\b.{0,10}\bflag",
     )
 });
+/// AWS's rightsizing recommendations asked for: which instances to downsize
+/// or terminate, or what rightsizing would save. Problems described ("our
+/// instances are mostly idle") and how-to questions stay advice.
+pub(super) static RIGHTSIZE: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"\b(which|what)\b.{0,30}\b(instances?|ec2|servers?|vms?|boxes|machines)\b.{0,30}\b(rightsiz\w*|right-siz\w*|downsiz\w*|resiz\w*|terminat\w*|shut ?down|kill)|\bwhich\b.{0,25}\b(should|could|can|to)\b.{0,5}\b(rightsiz\w*|right-siz\w*|downsiz\w*|resiz\w*)|\b(any|which|list|show( me)?|find)\b.{0,15}\b(oversized|over-?provisioned|underutili[sz]ed|under-utili[sz]ed|idle)\b.{0,15}\b(ec2|instances?)|\bidle (ec2 )?instances?\b.{0,30}\b(terminat\w*|shut|kill|stop|could|can|to)\b|\b(aws|amazon|cost explorer|optimization hub)\b.{0,25}\brecommend\w*\b.{0,30}\b(downsiz\w*|rightsiz\w*|resiz\w*|terminat\w*|instances?)|\brecommend\w* (that )?(we )?(downsiz|rightsiz|resiz)|\b(rightsizing|right-sizing) (recommendations?|opportunit\w+|savings|candidates)\b|\bhow much\b.{0,30}\b(rightsiz\w*|right-siz\w*|downsiz\w*)|\bcost optimi[sz]ation hub\b|\b(rightsiz\w*|right-siz\w*|downsiz\w*)\b.{0,40}\bsave\b|\bover-?sized (ec2|instances?)\b.{0,10}\?",
+    )
+});
+/// Rightsizing across families ("to Graviton", "any family").
+pub(super) static CROSS_FAMILY: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"\bcross[- ]?(instance[- ])?family|\b(across|other|any|different) (instance )?famil|\bgraviton\b",
+    )
+});
+/// How-to and guidance wording: "how do I rightsize safely" wants the guide.
+pub(super) static GUIDANCE: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"\bhow (do|can|could|should|would) (i|we|you|one)\b|\bhow to\b|\bbest practices?\b|\bsafely\b|\bcompute optimizer\b",
+    )
+});
 /// Of AWS's own analyses, the anomalies rather than the forecast.
 pub(super) static AWS_FLAGGED: LazyLock<Regex> =
     LazyLock::new(|| re(r"anomal|\bflag|\bdetect|spike"));

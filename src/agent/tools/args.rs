@@ -202,6 +202,25 @@ pub struct AwsCommitmentUsageArgs {
     pub service: Option<String>,
 }
 
+/// AWS's rightsizing recommendations: Cost Explorer's GetRightsizingRecommendation
+/// (EC2), and Cost Optimization Hub's ListRecommendations where it is read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AwsRightsizingArgs {
+    /// Accounts and regions only: recommendations are not split by service or tag.
+    #[serde(default, skip_serializing_if = "FilterArgs::is_empty")]
+    pub filter: FilterArgs,
+    /// SAME_INSTANCE_FAMILY (AWS's default) or CROSS_INSTANCE_FAMILY.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recommendation_target: Option<String>,
+    /// Whether RI and Savings Plans discounts are considered; true when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub benefits_considered: Option<bool>,
+    /// Cost Optimization Hub resource types (Ec2Instance, EbsVolume, ...); all when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_types: Vec<String>,
+}
+
 /// A tool call's arguments, typed by tool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToolArgs {
@@ -214,10 +233,11 @@ pub enum ToolArgs {
     AwsAnomalies(AwsAnomaliesArgs),
     AwsRecommendations(AwsRecommendationsArgs),
     AwsCommitmentUsage(AwsCommitmentUsageArgs),
+    AwsRightsizing(AwsRightsizingArgs),
 }
 
 /// Every tool's name, in the order of [`super::definitions`].
-pub const TOOL_NAMES: [&str; 9] = [
+pub const TOOL_NAMES: [&str; 10] = [
     "get_cost_and_usage",
     "compare_periods",
     "forecast_month_end",
@@ -227,6 +247,7 @@ pub const TOOL_NAMES: [&str; 9] = [
     "aws_anomalies",
     "aws_commitment_recommendations",
     "aws_commitment_usage",
+    "aws_rightsizing",
 ];
 
 impl ToolArgs {
@@ -256,6 +277,7 @@ impl ToolArgs {
                 ToolArgs::AwsRecommendations(read(name, arguments)?)
             }
             "aws_commitment_usage" => ToolArgs::AwsCommitmentUsage(read(name, arguments)?),
+            "aws_rightsizing" => ToolArgs::AwsRightsizing(read(name, arguments)?),
             other => return Err(ToolError::UnknownTool(other.to_string())),
         })
     }
@@ -271,6 +293,7 @@ impl ToolArgs {
             ToolArgs::AwsAnomalies(_) => TOOL_NAMES[6],
             ToolArgs::AwsRecommendations(_) => TOOL_NAMES[7],
             ToolArgs::AwsCommitmentUsage(_) => TOOL_NAMES[8],
+            ToolArgs::AwsRightsizing(_) => TOOL_NAMES[9],
         }
     }
 
@@ -286,6 +309,7 @@ impl ToolArgs {
             ToolArgs::AwsAnomalies(a) => serde_json::to_value(a),
             ToolArgs::AwsRecommendations(a) => serde_json::to_value(a),
             ToolArgs::AwsCommitmentUsage(a) => serde_json::to_value(a),
+            ToolArgs::AwsRightsizing(a) => serde_json::to_value(a),
         };
         v.unwrap_or(Value::Null)
     }
@@ -389,6 +413,13 @@ mod tests {
                 period: range(),
                 granularity: Some(Granularity::Monthly),
                 service: Some("RDS".into()),
+            }),
+
+            "aws_rightsizing" => ToolArgs::AwsRightsizing(AwsRightsizingArgs {
+                filter: full_filter(),
+                recommendation_target: Some("CROSS_INSTANCE_FAMILY".into()),
+                benefits_considered: Some(false),
+                resource_types: vec!["Ec2Instance".into()],
             }),
             other => panic!("no full arguments for {other}"),
         }

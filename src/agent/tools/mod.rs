@@ -8,8 +8,8 @@ pub mod compact;
 
 pub use args::{
     AwsAnomaliesArgs, AwsCommitmentUsageArgs, AwsForecastArgs, AwsRecommendationsArgs,
-    ComparePeriodsArgs, DateRange, FilterArgs, FindAnomaliesArgs, ForecastMonthEndArgs,
-    GetCostAndUsageArgs, ImpactArgs, SearchGuidesArgs, ToolArgs, TOOL_NAMES,
+    AwsRightsizingArgs, ComparePeriodsArgs, DateRange, FilterArgs, FindAnomaliesArgs,
+    ForecastMonthEndArgs, GetCostAndUsageArgs, ImpactArgs, SearchGuidesArgs, ToolArgs, TOOL_NAMES,
 };
 
 use std::sync::Arc;
@@ -21,9 +21,11 @@ use serde_json::{json, Value};
 use crate::costs::analysis::{self, Anomaly, AnomalySettings, Forecast, Mover};
 use crate::costs::insights::ImpactFilter;
 use crate::costs::periods::{add_months, month_start, Period};
+use crate::costs::rightsizing::RecommendationTarget;
 use crate::costs::{
     AnomalyQuery, AnomalyResult, CostError, CostFilter, CostQuery, CostResult, CostSource,
-    Dimension, ForecastQuery, ForecastResult, Granularity, Metric, TagFilter,
+    Dimension, ForecastQuery, ForecastResult, Granularity, HubQuery, HubResult, Metric,
+    RightsizingQuery, RightsizingResult, TagFilter,
 };
 use crate::language::services::{self, UnknownService};
 use crate::retrieval::{Hit, RetrievalError, Retriever};
@@ -85,6 +87,13 @@ pub enum ToolOutput {
     AwsCommitmentUsage {
         result: crate::costs::commitments::UsageResult,
     },
+    /// Cost Explorer's rightsizing recommendations, with Cost Optimization
+    /// Hub's where it is read; `hub_note` says why the hub's are missing.
+    AwsRightsizing {
+        result: RightsizingResult,
+        hub: Option<HubResult>,
+        hub_note: Option<String>,
+    },
 }
 
 impl ToolOutput {
@@ -102,7 +111,8 @@ impl ToolOutput {
             | ToolOutput::AwsForecast { .. }
             | ToolOutput::AwsAnomalies { .. }
             | ToolOutput::AwsRecommendations { .. }
-            | ToolOutput::AwsCommitmentUsage { .. } => vec![],
+            | ToolOutput::AwsCommitmentUsage { .. }
+            | ToolOutput::AwsRightsizing { .. } => vec![],
         }
     }
 }
@@ -124,6 +134,21 @@ impl ToolOutput {
             ToolOutput::AwsCommitmentUsage { result } => {
                 vec![json!({ "api": result.query.api(), "query": result.query })]
             }
+            ToolOutput::AwsRightsizing { result, hub, .. } => {
+                let mut v = vec![json!({
+                    "api": "GetRightsizingRecommendation",
+                    "query": result.query,
+                    "requests": result.requests,
+                })];
+                if let Some(h) = hub {
+                    v.push(json!({
+                        "api": "Cost Optimization Hub ListRecommendations",
+                        "query": h.query,
+                        "requests": h.requests,
+                    }));
+                }
+                v
+            }
             other => other
                 .results()
                 .iter()
@@ -139,6 +164,9 @@ impl ToolOutput {
             ToolOutput::AwsAnomalies { result } => result.requests,
             ToolOutput::AwsRecommendations { result } => result.requests,
             ToolOutput::AwsCommitmentUsage { result } => result.requests,
+            // Cost Optimization Hub charges nothing per request: its pages are
+            // named with the query ("how did you get that?"), not billed here.
+            ToolOutput::AwsRightsizing { result, .. } => result.requests,
             other => other.results().iter().map(|r| r.requests).sum(),
         }
     }
@@ -260,6 +288,16 @@ pub fn definitions() -> Value {
                 "granularity": { "type": "string", "enum": ["DAILY", "MONTHLY"], "default": "MONTHLY" },
                 "service": { "type": "string", "description": "One service as people say it (EC2 by default for reservations; not for Savings Plans utilization)" }
             }, "required": ["kind", "measure", "period"], "additionalProperties": false }
+        }},
+        { "type": "function", "function": {
+            "name": "aws_rightsizing",
+            "description": "AWS's own rightsizing recommendations: Cost Explorer GetRightsizingRecommendation for EC2 (idle instances to terminate, oversized ones to downsize, each with AWS's estimated monthly savings), plus Cost Optimization Hub's recommendations for every resource type (EBS, Lambda, RDS, ...) where costbot reads it. Only accounts and regions in the filter apply.",
+            "parameters": { "type": "object", "properties": {
+                "filter": filter,
+                "recommendation_target": { "type": "string", "enum": ["SAME_INSTANCE_FAMILY", "CROSS_INSTANCE_FAMILY"], "default": "SAME_INSTANCE_FAMILY", "description": "Resize within the instance family, or also to other families (e.g. Graviton)" },
+                "benefits_considered": { "type": "boolean", "default": true, "description": "Count Reserved Instance and Savings Plans discounts in the savings" },
+                "resource_types": { "type": "array", "items": { "type": "string", "enum": ["Ec2Instance", "LambdaFunction", "EbsVolume", "EcsService", "Ec2AutoScalingGroup", "RdsDbInstance", "RdsDbInstanceStorage", "AuroraDbClusterStorage", "NatGateway", "Ec2InstanceSavingsPlans", "ComputeSavingsPlans", "Ec2ReservedInstances", "RdsReservedInstances"] }, "description": "Cost Optimization Hub resource types; all when absent" }
+            }, "additionalProperties": false }
         }}
     ])
 }
@@ -465,6 +503,7 @@ impl Tools {
                 let window = period(&a.period, "period")?;
                 self.commitment_usage(a, window).await
             }
+            ToolArgs::AwsRightsizing(a) => self.rightsizing(a, today, name).await,
             ToolArgs::FindAnomalies(a) => {
                 let window = period(&a.period, "period")?;
                 let settings = AnomalySettings::default();
@@ -499,6 +538,80 @@ impl Tools {
                 })
             }
         }
+    }
+
+    /// GetRightsizingRecommendation, then Cost Optimization Hub where it is
+    /// read: the hub failing (not enabled, no permission) is a note, not a failure.
+    async fn rightsizing(
+        &self,
+        a: &AwsRightsizingArgs,
+        today: NaiveDate,
+        tool: &str,
+    ) -> Result<ToolOutput, ToolError> {
+        let bad = |message: String| ToolError::BadArguments {
+            tool: tool.to_string(),
+            message,
+        };
+        if !a.filter.tags.is_empty() {
+            return Err(bad(
+                "rightsizing recommendations cannot be narrowed by tag; ask by account or region"
+                    .into(),
+            ));
+        }
+        // Services do not narrow EC2 rightsizing; accounts and regions do.
+        let scope = FilterArgs {
+            accounts: a.filter.accounts.clone(),
+            regions: a.filter.regions.clone(),
+            ..Default::default()
+        };
+        let mut q = CostQuery::new(Period::day(today));
+        self.apply_filter(&scope, &mut q)?;
+        let target = match &a.recommendation_target {
+            None => RecommendationTarget::default(),
+            Some(t) => RecommendationTarget::parse(t).ok_or_else(|| {
+                bad(format!(
+                    "'{t}' is not SAME_INSTANCE_FAMILY or CROSS_INSTANCE_FAMILY"
+                ))
+            })?,
+        };
+        let rq = RightsizingQuery {
+            accounts: q.filter.accounts.clone(),
+            regions: q.filter.regions.clone(),
+            target,
+            benefits_considered: a.benefits_considered.unwrap_or(true),
+            connection: q.connection.clone(),
+        };
+        let result = self.source.rightsizing(&rq).await?;
+        let (mut hub, mut hub_note) = (None, None);
+        if self.source.reads_optimization_hub() {
+            let hq = HubQuery {
+                accounts: rq.accounts.clone(),
+                regions: rq.regions.clone(),
+                resource_types: a.resource_types.clone(),
+                connection: rq.connection.clone(),
+            };
+            match self.source.hub_recommendations(&hq).await {
+                Ok(h) => hub = Some(h),
+                Err(e) => {
+                    let why = match e {
+                        // The shared sentence names Cost Explorer; this was the hub.
+                        CostError::Throttled => {
+                            "Cost Optimization Hub is throttling requests; try again in a minute"
+                                .to_string()
+                        }
+                        other => other.to_string(),
+                    };
+                    hub_note = Some(format!(
+                        "Cost Optimization Hub's recommendations could not be shown: {why}."
+                    ))
+                }
+            }
+        }
+        Ok(ToolOutput::AwsRightsizing {
+            result,
+            hub,
+            hub_note,
+        })
     }
 
     /// A query with the metric, credits, grouping and filter the arguments ask for.

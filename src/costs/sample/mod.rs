@@ -23,6 +23,7 @@ mod catalog;
 mod commitments;
 mod events;
 mod insights;
+mod rightsizing;
 
 pub use catalog::ACCOUNTS;
 use catalog::{service_index, ServiceSpec, ENVS, REGIONS, SERVICES};
@@ -345,6 +346,26 @@ impl CostSource for SampleSource {
         _meter: &super::Meter<'_>,
     ) -> Result<super::commitments::UsageResult, CostError> {
         commitments::usage(self, q, (self.clock)()).await
+    }
+
+    async fn rightsizing_metered(
+        &self,
+        q: &super::RightsizingQuery,
+        _meter: &super::Meter<'_>,
+    ) -> Result<super::RightsizingResult, CostError> {
+        Ok(rightsizing::rightsizing(q, (self.clock)()))
+    }
+
+    async fn hub_recommendations_metered(
+        &self,
+        q: &super::HubQuery,
+        _meter: &super::Meter<'_>,
+    ) -> Result<super::HubResult, CostError> {
+        Ok(rightsizing::hub(q))
+    }
+
+    fn reads_optimization_hub(&self) -> bool {
+        true
     }
 }
 
