@@ -26,6 +26,8 @@ use super::{
 };
 use crate::config::{AccountConfig, AwsConfig};
 
+mod budgets;
+
 /// One Cost Explorer client per configured connection.
 pub struct ExplorerSource {
     default: Client,
@@ -39,6 +41,8 @@ pub struct ExplorerSource {
     requests: Arc<AtomicU64>,
     /// Today in UTC, Cost Explorer's calendar (injectable for tests).
     utc_today: Today,
+    /// Budgets and Organizations on the same connections.
+    others: budgets::OtherClients,
 }
 
 impl ExplorerSource {
@@ -76,6 +80,7 @@ impl ExplorerSource {
         .await;
         let mut connections = HashMap::new();
         let mut identities = HashMap::new();
+        let mut others = budgets::OtherClients::new(&default_sdk);
         for account in &config.accounts {
             if !account.has_own_connection() {
                 continue;
@@ -99,6 +104,7 @@ impl ExplorerSource {
                 )
                 .await;
             }
+            others.add(Some(account.name.clone()), &sdk);
             connections.insert(account.name.clone(), Client::new(&sdk));
         }
         ExplorerSource {
@@ -115,6 +121,7 @@ impl ExplorerSource {
             history_months: config.history_months.max(1),
             requests: Arc::new(AtomicU64::new(0)),
             utc_today: Arc::new(|| Utc::now().date_naive()),
+            others,
         }
     }
 
@@ -545,6 +552,22 @@ impl CostSource for ExplorerSource {
         meter: &Meter<'_>,
     ) -> Result<AnomalyResult, CostError> {
         self.anomalies_inner(q, meter).await
+    }
+
+    async fn budgets_metered(
+        &self,
+        q: &super::BudgetQuery,
+        meter: &Meter<'_>,
+    ) -> Result<super::BudgetResult, CostError> {
+        self.budgets_inner(q, meter).await
+    }
+
+    async fn organization_accounts_metered(
+        &self,
+        q: &super::AccountsQuery,
+        meter: &Meter<'_>,
+    ) -> Result<super::AccountList, CostError> {
+        self.accounts_inner(q, meter).await
     }
 }
 

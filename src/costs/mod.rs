@@ -2,6 +2,7 @@
 //! analysis built on them. AWS SDK types stay inside `explorer.rs`.
 
 pub mod analysis;
+pub mod budgets;
 pub mod cache;
 pub mod explorer;
 pub mod insights;
@@ -17,6 +18,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+pub use budgets::{AccountList, AccountsQuery, BudgetQuery, BudgetResult};
 pub use insights::{AnomalyQuery, AnomalyResult, ForecastQuery, ForecastResult};
 pub use periods::Period;
 
@@ -494,5 +496,38 @@ pub trait CostSource: Send + Sync {
     }
     async fn anomalies(&self, query: &AnomalyQuery) -> Result<AnomalyResult, CostError> {
         self.anomalies_metered(query, &Meter::new()).await
+    }
+    /// AWS Budgets (DescribeBudgets), each page through `meter`. Free of
+    /// charge: callers pass an ungated meter (not the Cost Explorer cap).
+    async fn budgets_metered(
+        &self,
+        _query: &BudgetQuery,
+        _meter: &Meter<'_>,
+    ) -> Result<BudgetResult, CostError> {
+        Err(CostError::Unsupported(format!(
+            "{} does not provide AWS Budgets",
+            self.name()
+        )))
+    }
+    async fn budgets(&self, query: &BudgetQuery) -> Result<BudgetResult, CostError> {
+        self.budgets_metered(query, &Meter::new()).await
+    }
+    /// The organization's accounts (Organizations ListAccounts), each page
+    /// through `meter`. Free of charge, like Budgets.
+    async fn organization_accounts_metered(
+        &self,
+        _query: &AccountsQuery,
+        _meter: &Meter<'_>,
+    ) -> Result<AccountList, CostError> {
+        Err(CostError::Unsupported(format!(
+            "{} does not list the organization's accounts",
+            self.name()
+        )))
+    }
+    /// Makes the organization's account names known to `known_accounts`
+    /// (a cache decides when to ask again). Returns the list when this call
+    /// asked for it, for "how did you get that?"; None when nothing was asked.
+    async fn refresh_accounts(&self) -> Option<AccountList> {
+        None
     }
 }
