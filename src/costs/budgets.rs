@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::insights::Paid;
+use super::periods::{add_months, month_start, Period};
 
 /// A DescribeBudgets request: every budget of the connection's account.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -72,6 +73,26 @@ impl AwsBudget {
             _ => BudgetStanding::Unknown,
         }
     }
+}
+
+/// The budget period that contains `today` for a recurring time unit (None
+/// for CUSTOM, whose period is the budget's own).
+pub fn current_period(time_unit: &str, today: NaiveDate) -> Option<Period> {
+    use chrono::Datelike;
+    let m = month_start(today);
+    Some(match time_unit {
+        "DAILY" => Period::day(today),
+        "MONTHLY" => Period::new(m, add_months(m, 1)),
+        "QUARTERLY" => {
+            let q = add_months(m, -(((today.month() - 1) % 3) as i32));
+            Period::new(q, add_months(q, 3))
+        }
+        "ANNUALLY" => {
+            let y = NaiveDate::from_ymd_opt(today.year(), 1, 1)?;
+            Period::new(y, add_months(y, 12))
+        }
+        _ => return None,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -191,6 +212,25 @@ mod tests {
                 ("payments".to_string(), "333333333333".to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn current_periods_follow_the_time_unit() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let today = d("2026-11-30");
+        assert_eq!(
+            current_period("MONTHLY", today),
+            Some(Period::new(d("2026-11-01"), d("2026-12-01")))
+        );
+        assert_eq!(
+            current_period("QUARTERLY", today),
+            Some(Period::new(d("2026-10-01"), d("2027-01-01")))
+        );
+        assert_eq!(
+            current_period("ANNUALLY", today),
+            Some(Period::new(d("2026-01-01"), d("2027-01-01")))
+        );
+        assert_eq!(current_period("CUSTOM", today), None);
     }
 
     #[test]

@@ -19,6 +19,7 @@ use super::{
     CostError, CostQuery, CostResult, CostSource, Dimension, Granularity, GroupAmount, TimeBucket,
 };
 
+mod budgets;
 mod catalog;
 mod events;
 mod insights;
@@ -328,6 +329,22 @@ impl CostSource for SampleSource {
         _meter: &super::Meter<'_>,
     ) -> Result<super::AnomalyResult, CostError> {
         insights::anomalies(self, q, (self.clock)())
+    }
+
+    async fn budgets_metered(
+        &self,
+        q: &super::BudgetQuery,
+        _meter: &super::Meter<'_>,
+    ) -> Result<super::BudgetResult, CostError> {
+        budgets::budgets(self, q, (self.clock)()).await
+    }
+
+    async fn organization_accounts_metered(
+        &self,
+        q: &super::AccountsQuery,
+        _meter: &super::Meter<'_>,
+    ) -> Result<super::AccountList, CostError> {
+        budgets::accounts(q)
     }
 }
 
