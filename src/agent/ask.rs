@@ -78,6 +78,8 @@ impl Ask {
             Some(ToolArgs::SearchGuides(_)) => (Intent::Advice, None),
             Some(ToolArgs::AwsForecast(a)) => (Intent::Forecast, Some(&a.filter)),
             Some(ToolArgs::AwsAnomalies(_)) => (Intent::Anomalies, None),
+            Some(ToolArgs::AwsBudgets(_)) => (Intent::Forecast, None),
+            Some(ToolArgs::AwsAccounts(_)) => (Intent::Total, None),
         };
         let subject = match filter {
             Some(f) => filter_subject(f),

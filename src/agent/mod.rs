@@ -5,6 +5,7 @@ pub mod answer;
 pub mod ask;
 pub mod compose;
 mod compose_aws;
+mod compose_budgets;
 pub mod error;
 pub mod eval;
 pub mod grounding;
@@ -251,7 +252,31 @@ impl Agent {
         } else {
             None
         };
+        // Names from Organizations (cached for a day) before the question is read.
+        let listed = self.tools.source.refresh_accounts().await;
         let ctx = self.context(today);
+        let mut turned = self
+            .answer_with(inquiry, target, today, previous, ctx)
+            .await?;
+        if let (Some(l), true) = (listed, turned.keep_answer) {
+            turned.answer.tool_calls.push(ToolCallRecord {
+                name: "organization_accounts".into(),
+                arguments: serde_json::json!({}),
+                queries: vec![serde_json::json!({ "api": "ListAccounts", "query": l.query, "free_requests": l.requests })],
+                cost_explorer_requests: 0,
+            });
+        }
+        Ok(turned)
+    }
+
+    async fn answer_with(
+        &self,
+        inquiry: &Inquiry,
+        target: &Target,
+        today: NaiveDate,
+        previous: Option<Slots>,
+        ctx: PlanContext,
+    ) -> Result<Turned, AgentError> {
         let planned = self
             .planner
             .plan(&inquiry.text, previous.as_ref(), &ctx)
@@ -332,10 +357,10 @@ impl Agent {
                     let public = AgentError::Tool(e).public();
                     beside_failed.push(format!(
                         "AWS's own {} could not be shown: {}",
-                        if call.name == "aws_forecast" {
-                            "forecast"
-                        } else {
-                            "anomaly findings"
+                        match call.name.as_str() {
+                            "aws_forecast" => "forecast",
+                            "aws_budgets" => "budgets (AWS Budgets)",
+                            _ => "anomaly findings",
                         },
                         public.message
                     ));
@@ -452,7 +477,15 @@ impl Agent {
                         // AWS's own analyses name their API; cost queries are GetCostAndUsage.
                         match (q.get("api").and_then(|v| v.as_str()), q.get("query")) {
                             (Some(api), Some(query)) => {
-                                a.details.push(format!("  {api} query: {query}"))
+                                // Budgets and Organizations say what they made, free of charge.
+                                let free = match q.get("free_requests").and_then(|v| v.as_u64()) {
+                                    Some(n) => format!(
+                                        " ({n} request{}, free of charge)",
+                                        if n == 1 { "" } else { "s" }
+                                    ),
+                                    None => String::new(),
+                                };
+                                a.details.push(format!("  {api} query: {query}{free}"))
                             }
                             _ => a.details.push(format!("  GetCostAndUsage query: {q}")),
                         }

@@ -459,6 +459,10 @@ impl CostSource for CachedSource {
     async fn refresh_accounts(&self) -> Option<super::AccountList> {
         self.refresh_org_accounts().await
     }
+
+    fn organization_account_names(&self) -> Vec<super::budgets::OrgAccount> {
+        self.org_accounts()
+    }
 }
 
 #[cfg(test)]

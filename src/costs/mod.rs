@@ -530,4 +530,8 @@ pub trait CostSource: Send + Sync {
     async fn refresh_accounts(&self) -> Option<AccountList> {
         None
     }
+    /// The organization's accounts as last read by `refresh_accounts`.
+    fn organization_account_names(&self) -> Vec<budgets::OrgAccount> {
+        Vec::new()
+    }
 }

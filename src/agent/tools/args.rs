@@ -163,6 +163,23 @@ pub struct AwsAnomaliesArgs {
     pub total_impact: Option<ImpactArgs>,
 }
 
+/// AWS Budgets (DescribeBudgets): every budget with its limit, actual and forecasted spend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AwsBudgetsArgs {
+    /// Only these budgets (names as AWS has them, any case); all when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
+    /// Only budgets over their limit or forecast to go over.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub at_risk_only: bool,
+}
+
+/// The accounts costbot knows by name: configured ones and the organization's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AwsAccountsArgs {}
+
 /// A tool call's arguments, typed by tool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToolArgs {
@@ -173,10 +190,12 @@ pub enum ToolArgs {
     SearchGuides(SearchGuidesArgs),
     AwsForecast(AwsForecastArgs),
     AwsAnomalies(AwsAnomaliesArgs),
+    AwsBudgets(AwsBudgetsArgs),
+    AwsAccounts(AwsAccountsArgs),
 }
 
 /// Every tool's name, in the order of [`super::definitions`].
-pub const TOOL_NAMES: [&str; 7] = [
+pub const TOOL_NAMES: [&str; 9] = [
     "get_cost_and_usage",
     "compare_periods",
     "forecast_month_end",
@@ -184,6 +203,8 @@ pub const TOOL_NAMES: [&str; 7] = [
     "search_guides",
     "aws_forecast",
     "aws_anomalies",
+    "aws_budgets",
+    "aws_accounts",
 ];
 
 impl ToolArgs {
@@ -209,6 +230,8 @@ impl ToolArgs {
             "search_guides" => ToolArgs::SearchGuides(read(name, arguments)?),
             "aws_forecast" => ToolArgs::AwsForecast(read(name, arguments)?),
             "aws_anomalies" => ToolArgs::AwsAnomalies(read(name, arguments)?),
+            "aws_budgets" => ToolArgs::AwsBudgets(read(name, arguments)?),
+            "aws_accounts" => ToolArgs::AwsAccounts(read(name, arguments)?),
             other => return Err(ToolError::UnknownTool(other.to_string())),
         })
     }
@@ -222,6 +245,8 @@ impl ToolArgs {
             ToolArgs::SearchGuides(_) => TOOL_NAMES[4],
             ToolArgs::AwsForecast(_) => TOOL_NAMES[5],
             ToolArgs::AwsAnomalies(_) => TOOL_NAMES[6],
+            ToolArgs::AwsBudgets(_) => TOOL_NAMES[7],
+            ToolArgs::AwsAccounts(_) => TOOL_NAMES[8],
         }
     }
 
@@ -235,6 +260,8 @@ impl ToolArgs {
             ToolArgs::SearchGuides(a) => serde_json::to_value(a),
             ToolArgs::AwsForecast(a) => serde_json::to_value(a),
             ToolArgs::AwsAnomalies(a) => serde_json::to_value(a),
+            ToolArgs::AwsBudgets(a) => serde_json::to_value(a),
+            ToolArgs::AwsAccounts(a) => serde_json::to_value(a),
         };
         v.unwrap_or(Value::Null)
     }
@@ -322,6 +349,11 @@ mod tests {
                     end: Some(1000.into()),
                 }),
             }),
+            "aws_budgets" => ToolArgs::AwsBudgets(AwsBudgetsArgs {
+                names: vec!["prod-monthly".into()],
+                at_risk_only: true,
+            }),
+            "aws_accounts" => ToolArgs::AwsAccounts(AwsAccountsArgs {}),
             other => panic!("no full arguments for {other}"),
         }
     }

@@ -78,6 +78,14 @@ impl CachedSource {
         merge_accounts(self.inner.known_accounts(), &org.accounts)
     }
 
+    pub(super) fn org_accounts(&self) -> Vec<OrgAccount> {
+        self.org_names
+            .read()
+            .expect("not poisoned")
+            .accounts
+            .clone()
+    }
+
     fn accounts_due(&self) -> bool {
         let org = self.org_names.read().expect("not poisoned");
         org.next_check.is_none_or(|t| Instant::now() >= t)
