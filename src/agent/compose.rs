@@ -316,10 +316,12 @@ pub fn compose(
                     f.month_start.format("%m").to_string().parse().unwrap_or(1),
                 );
                 // Beside AWS's own forecast, each figure says which method made it.
-                let method = if outputs
-                    .iter()
-                    .any(|o| matches!(o, ToolOutput::AwsForecast { .. }))
-                {
+                let method = if outputs.iter().any(|o| {
+                    matches!(
+                        o,
+                        ToolOutput::AwsForecast { .. } | ToolOutput::AwsBudgets { .. }
+                    )
+                }) {
                     "costbot's projection from the daily run rate: "
                 } else {
                     ""

@@ -215,6 +215,7 @@ pub(super) fn classify(c: &Cues) -> Option<Intent> {
         || FORECAST.is_match(t)
         || ANOMALY.is_match(t)
         || AWS_OWN.is_match(t)
+        || BUDGET_STANDING.is_match(t)
         || (COMPARE.is_match(t) && WHY_CHANGE.is_match(t))
         || t.trim_end().ends_with('?');
     if !asks_for_figure && words(t) >= 6 && topical {
@@ -228,7 +229,7 @@ pub(super) fn classify(c: &Cues) -> Option<Intent> {
             Intent::Forecast
         });
     }
-    if FORECAST.is_match(t) {
+    if FORECAST.is_match(t) || BUDGET_STANDING.is_match(t) {
         return Some(Intent::Forecast);
     }
     if WHY_CHANGE.is_match(t) && (COMPARE.is_match(t) || ANOMALY.is_match(t)) {

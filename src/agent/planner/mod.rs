@@ -67,6 +67,10 @@ pub struct Slots {
     /// forecast", "Cost Anomaly Detection"): answered beside costbot's own.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub aws_own: bool,
+    /// A forecast that names a budget: AWS Budgets answer beside costbot's
+    /// projection against the configured budget.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub aws_budgets: bool,
 }
 
 /// A tool and its arguments, exactly as the tool receives them.
@@ -660,6 +664,7 @@ pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<P
                 granularity: p.granularity,
                 topic: (intent == Intent::Advice).then(|| p.normalized.clone()),
                 aws_own: false,
+                aws_budgets: false,
             }
         }
     };
@@ -677,6 +682,8 @@ pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<P
     if vocabulary::AWS_OWN.is_match(&text.to_lowercase()) {
         slots.aws_own = true;
     }
+    // Any budget asked about in a forecast: AWS's budgets too, not only the configured one.
+    slots.aws_budgets = slots.intent == Intent::Forecast && text.to_lowercase().contains("budget");
     if slots.intent == Intent::Advice && !ADVICE_ACCOUNT.is_match(&text.to_lowercase()) {
         // "dev boxes", "prod databases": advice is about the kind of resource, not an account.
         slots.accounts.clear();
