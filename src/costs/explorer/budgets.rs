@@ -212,11 +212,17 @@ impl ExplorerSource {
             let resp = resp.map_err(|e| {
                 // Not the management account, or no organization: the same to costbot.
                 use aws_sdk_organizations::error::ProvideErrorMetadata;
-                let not_in_org = matches!(e.code(), Some("AWSOrganizationsNotInUseException"));
+                // Any 403 is a refusal, even one whose body the SDK cannot read.
+                let forbidden = e.raw_response().map(|r| r.status().as_u16()) == Some(403);
+                let not_in_org = forbidden
+                    || matches!(
+                        e.code(),
+                        Some("AWSOrganizationsNotInUseException" | "AccessDenied")
+                    );
                 match classify(e) {
-                    _ if not_in_org => {
-                        CostError::AccessDenied("this account is not in an AWS organization".into())
-                    }
+                    _ if not_in_org => CostError::AccessDenied(
+                        "Organizations refused ListAccounts: only an organization's management account, allowed organizations:ListAccounts, may list its accounts".into(),
+                    ),
                     other => other,
                 }
             })?;
