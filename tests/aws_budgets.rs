@@ -216,9 +216,7 @@ async fn over_any_budget_answers_from_aws_budgets_and_the_configured_one() {
     // costbot's configured budget, labelled as such.
     assert_eq!(figure("Monthly budget"), "9000");
     assert!(
-        answer
-            .summary
-            .contains("monthly budget in costbot's config"),
+        answer.summary.contains("budget set in costbot's config"),
         "{text}"
     );
     let calls: Vec<&str> = answer.tool_calls.iter().map(|c| c.name.as_str()).collect();

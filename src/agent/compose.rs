@@ -343,9 +343,9 @@ pub fn compose(
                     .iter()
                     .any(|o| matches!(o, ToolOutput::AwsBudgets { .. }))
                 {
-                    " monthly budget in costbot's config"
+                    " set in costbot's config"
                 } else {
-                    " budget"
+                    ""
                 };
                 match (f.budget, *filtered) {
                     (Some(b), _) => {
@@ -353,14 +353,14 @@ pub fn compose(
                         let gap = f.forecast_total - b;
                         if gap > Decimal::ZERO {
                             a.summary.push_str(&format!(
-                                " That is {} over the {}{config_budget}{}.",
+                                " That is {} over the {} budget{config_budget}{}.",
                                 format(gap, unit),
                                 format(b, unit),
                                 f.budget_crossed_on.map(|d| format!(", which would be passed on {}", Period::day(d).label())).unwrap_or_default()
                             ));
                             a.figure("Forecast over budget", gap, unit);
                         } else {
-                            a.summary.push_str(&format!(" That is {} under the {}{config_budget}.", format(-gap, unit), format(b, unit)));
+                            a.summary.push_str(&format!(" That is {} under the {} budget{config_budget}.", format(-gap, unit), format(b, unit)));
                             a.figure("Forecast under budget", -gap, unit);
                         }
                     }
@@ -471,7 +471,9 @@ pub fn compose(
                 let beside = outputs
                     .iter()
                     .any(|o| matches!(o, ToolOutput::Forecast { .. }));
-                super::compose_budgets::budgets(result, *left_out, beside, sample, today, &mut a)
+                super::compose_budgets::budgets(
+                    result, *left_out, what, beside, sample, today, &mut a,
+                )
             }
             ToolOutput::AwsAccounts { accounts, listed } => {
                 super::compose_budgets::accounts(accounts, listed.as_ref(), sample, &mut a)

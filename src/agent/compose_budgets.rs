@@ -68,6 +68,7 @@ fn one(b: &AwsBudget) -> String {
 pub fn budgets(
     r: &BudgetResult,
     left_out: usize,
+    what: &str,
     beside_own: bool,
     sample: bool,
     today: NaiveDate,
@@ -167,6 +168,12 @@ pub fn budgets(
     };
     // costbot's own projection keeps its chart; AWS's budgets are the table.
     a.table = Some(table);
+    if what != "AWS" {
+        // DescribeBudgets takes no filter: each budget has its own scope.
+        a.notes.push(format!(
+            "AWS Budgets are listed whole, not only for {what}; each budget covers the scope it was set up with in AWS."
+        ));
+    }
     if left_out > 0 && shown > 0 {
         a.notes.push(format!(
             "{left_out} other AWS budget{} left out as asked.",
