@@ -252,13 +252,25 @@ pub fn accounts(
             }
         ),
     );
-    a.table = Some(Table {
-        columns: vec!["Account".into(), "Id".into(), "Name from".into()],
-        rows: accounts
-            .iter()
-            .map(|x| vec![x.name.clone().into(), x.id.clone().into(), x.from.into()])
-            .collect(),
-    });
+    // Beside spend by account, that table stays; the names go to the details.
+    if a.table.is_some() {
+        a.details.push(format!(
+            "Account names: {}.",
+            accounts
+                .iter()
+                .map(|x| format!("{} ({}, from {})", x.name, x.id, x.from))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    } else {
+        a.table = Some(Table {
+            columns: vec!["Account".into(), "Id".into(), "Name from".into()],
+            rows: accounts
+                .iter()
+                .map(|x| vec![x.name.clone().into(), x.id.clone().into(), x.from.into()])
+                .collect(),
+        });
+    }
     a.details.push(match listed {
         Some(l) => format!(
             "Organizations ListAccounts was asked now ({} request{}, free of charge) and is kept for a day; names configured in costbot.toml win over the organization's.",

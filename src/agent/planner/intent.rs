@@ -187,6 +187,10 @@ pub(super) fn classify(c: &Cues) -> Option<Intent> {
     if HELP.is_match(t) {
         return Some(Intent::Help);
     }
+    if ACCOUNT_LIST.is_match(t) {
+        // "which accounts do we have": spend by account, with their names.
+        return Some(Intent::Breakdown);
+    }
     let quantity = QUANTITY.is_match(t);
     // "what's the AWS forecast for EC2" asks for AWS's figure, not what a forecast is.
     let aws_figure = AWS_OWN.is_match(t) && FORECAST.is_match(t);

@@ -71,6 +71,9 @@ pub struct Slots {
     /// projection against the configured budget.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub aws_budgets: bool,
+    /// "which accounts do we have": the account names too (aws_accounts).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub account_names: bool,
 }
 
 /// A tool and its arguments, exactly as the tool receives them.
@@ -665,6 +668,7 @@ pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<P
                 topic: (intent == Intent::Advice).then(|| p.normalized.clone()),
                 aws_own: false,
                 aws_budgets: false,
+                account_names: false,
             }
         }
     };
@@ -684,6 +688,11 @@ pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<P
     }
     // Any budget asked about in a forecast: AWS's budgets too, not only the configured one.
     slots.aws_budgets = slots.intent == Intent::Forecast && text.to_lowercase().contains("budget");
+    slots.account_names = slots.intent == Intent::Breakdown
+        && vocabulary::ACCOUNT_LIST.is_match(&text.to_lowercase());
+    if slots.account_names && slots.group_by.is_empty() {
+        slots.group_by = vec![Dimension::LinkedAccount];
+    }
     if slots.intent == Intent::Advice && !ADVICE_ACCOUNT.is_match(&text.to_lowercase()) {
         // "dev boxes", "prod databases": advice is about the kind of resource, not an account.
         slots.accounts.clear();
@@ -729,7 +738,13 @@ pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<P
             }
         }
     }
-    let calls = calls_for(&slots, ctx.today);
+    let mut calls = calls_for(&slots, ctx.today);
+    if slots.account_names {
+        calls.push(ToolCall {
+            name: "aws_accounts".into(),
+            arguments: serde_json::json!({}),
+        });
+    }
     Ok(Plan {
         slots,
         calls,

@@ -97,6 +97,13 @@ pub(super) static AWS_OWN: LazyLock<Regex> = LazyLock::new(|| {
 /// Of AWS's own analyses, the anomalies rather than the forecast.
 pub(super) static AWS_FLAGGED: LazyLock<Regex> =
     LazyLock::new(|| re(r"anomal|\bflag|\bdetect|spike"));
+/// Which accounts there are, by name: answered with spend by account and
+/// the names costbot knows (configured and from Organizations).
+pub(super) static ACCOUNT_LIST: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"\b(which|what) (aws )?accounts (do|does|are|exist|have)\b|\b(list|show|name)( me)? (all |of )?(the |our |my )?(aws |linked |member )?accounts\b|\baccount (names|list)\b|\baccounts (in|of) (the |our )?(org|organi[sz]ation)\b|\bwhat are (the |our )?accounts called\b",
+    )
+});
 /// Where the budgets stand: "are we over any budget", "which budgets will
 /// we blow", "budget status". Answered from AWS Budgets beside costbot's own
 /// projection against the configured budget.
