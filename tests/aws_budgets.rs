@@ -287,3 +287,100 @@ fn the_sample_organization_answers_budget_questions() {
         "{stdout}"
     );
 }
+
+/// A user allowed Cost Explorer and STS only; moto checks IAM after the
+/// three setup requests. Returns (key id, secret).
+fn user_without_budgets(moto: &common::Moto) -> (String, String) {
+    let python = std::env::var("COSTBOT_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = r#"
+import boto3, json, sys
+kw = dict(endpoint_url=sys.argv[1], region_name="us-east-1",
+          aws_access_key_id="testing", aws_secret_access_key="testing")
+iam = boto3.client("iam", **kw)
+iam.create_user(UserName="costbot")
+iam.put_user_policy(UserName="costbot", PolicyName="no-budgets", PolicyDocument=json.dumps({
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Action": ["ce:*", "sts:*"], "Resource": "*"}]}))
+key = iam.create_access_key(UserName="costbot")["AccessKey"]
+print(key["AccessKeyId"], key["SecretAccessKey"])
+"#;
+    let out = std::process::Command::new(python)
+        .args(["-c", script, &moto.url])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut parts = text.split_whitespace();
+    (
+        parts.next().unwrap().to_string(),
+        parts.next().unwrap().to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_budgets_leave_costbots_projection_standing() {
+    let moto = common::start_moto_with_env(&[("INITIAL_NO_AUTH_ACTION_COUNT", "3")]).await;
+    let (key, secret) = user_without_budgets(&moto);
+    let creds = aws_credential_types::Credentials::new(key, secret, None, None, "costbot-tests");
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&moto.url)
+        .credentials_provider(creds)
+        .load()
+        .await;
+    let aws = AwsConfig {
+        endpoint_url: Some(moto.url.clone()),
+        ..AwsConfig::default()
+    };
+    let today = NaiveDate::from_ymd_opt(2026, 11, 19).unwrap();
+    let source = ExplorerSource::with_base(sdk, &aws)
+        .await
+        .with_utc_clock(Arc::new(move || today));
+    let refused = source.budgets(&BudgetQuery::default()).await.unwrap_err();
+    assert!(
+        matches!(refused, costbot::costs::CostError::AccessDenied(ref m) if m.contains("budgets:ViewBudget")),
+        "{refused:?}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("c.db")).await.unwrap();
+    let cached = CachedSource::new(
+        Arc::new(source),
+        store.clone(),
+        CacheConfig::default(),
+        Arc::new(move || today),
+    );
+    let tools = Tools {
+        source: Arc::new(cached),
+        retriever: Arc::new(LexicalIndex::new(store.clone())),
+        budget: Some(d("9000")),
+        connections: vec![],
+    };
+    let agent = Agent::new(tools, store.clone(), Arc::new(move || today));
+    let answer = agent
+        .handle(Inquiry::new(
+            ConversationKey::New,
+            "cli",
+            "cli",
+            "budget status",
+        ))
+        .await
+        .expect("no failed turn");
+    // costbot's projection against the configured budget still answers.
+    assert!(
+        answer.summary.contains("under the $9,000.00 budget"),
+        "{}",
+        answer.summary
+    );
+    assert!(
+        answer
+            .notes
+            .iter()
+            .any(|n| n.starts_with("AWS's own budgets (AWS Budgets) could not be shown")),
+        "{:?}",
+        answer.notes
+    );
+}

@@ -70,6 +70,24 @@ fn spend(s: Option<&bt::Spend>) -> Result<Option<Decimal>, CostError> {
         })
 }
 
+/// A refusal (a 403, even one whose body the SDK cannot read) as
+/// AccessDenied naming what to allow; anything else as Cost Explorer's errors are.
+fn refused<E>(
+    e: aws_sdk_budgets::error::SdkError<E, aws_sdk_budgets::config::http::HttpResponse>,
+    codes: &[&str],
+    what: &str,
+) -> CostError
+where
+    E: aws_sdk_budgets::error::ProvideErrorMetadata + std::fmt::Debug,
+{
+    use aws_sdk_budgets::error::ProvideErrorMetadata;
+    let forbidden = e.raw_response().map(|r| r.status().as_u16()) == Some(403);
+    if forbidden || e.code().is_some_and(|c| codes.contains(&c)) {
+        return CostError::AccessDenied(what.into());
+    }
+    classify(e)
+}
+
 fn day(t: Option<&aws_sdk_budgets::primitives::DateTime>) -> Option<NaiveDate> {
     let t = t?;
     chrono::DateTime::from_timestamp(t.secs(), 0).map(|d| d.date_naive())
@@ -161,7 +179,13 @@ impl ExplorerSource {
                 .set_next_token(token.clone())
                 .send()
                 .await
-                .map_err(classify);
+                .map_err(|e| {
+                    refused(
+                        e,
+                        &["AccessDeniedException", "AccessDenied"],
+                        "AWS Budgets refused DescribeBudgets; allow budgets:ViewBudget",
+                    )
+                });
             meter.record(1);
             let resp = resp?;
             for b in resp.budgets() {
@@ -209,22 +233,13 @@ impl ExplorerSource {
                 .await;
             requests += 1;
             meter.record(1);
+            // Not the management account, or no organization: the same to costbot.
             let resp = resp.map_err(|e| {
-                // Not the management account, or no organization: the same to costbot.
-                use aws_sdk_organizations::error::ProvideErrorMetadata;
-                // Any 403 is a refusal, even one whose body the SDK cannot read.
-                let forbidden = e.raw_response().map(|r| r.status().as_u16()) == Some(403);
-                let not_in_org = forbidden
-                    || matches!(
-                        e.code(),
-                        Some("AWSOrganizationsNotInUseException" | "AccessDenied")
-                    );
-                match classify(e) {
-                    _ if not_in_org => CostError::AccessDenied(
-                        "Organizations refused ListAccounts: only an organization's management account, allowed organizations:ListAccounts, may list its accounts".into(),
-                    ),
-                    other => other,
-                }
+                refused(
+                    e,
+                    &["AccessDeniedException", "AccessDenied", "AWSOrganizationsNotInUseException"],
+                    "Organizations refused ListAccounts: only an organization's management account, allowed organizations:ListAccounts, may list its accounts",
+                )
             })?;
             for a in resp.accounts() {
                 let (Some(id), Some(name)) = (a.id(), a.name()) else {
