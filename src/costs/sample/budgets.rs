@@ -117,3 +117,45 @@ pub(super) fn accounts(q: &AccountsQuery) -> Result<AccountList, CostError> {
         cached: false,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::costs::CostSource;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_sample_budgets_agree_with_its_month_to_date_and_aws_forecast() {
+        let today = d("2026-11-19");
+        let sample = SampleSource::new(today);
+        let r = sample.budgets(&BudgetQuery::default()).await.unwrap();
+        assert_eq!(r.budgets.len(), BUDGETS.len());
+        let total = r
+            .budgets
+            .iter()
+            .find(|b| b.name == "org-monthly-total")
+            .unwrap();
+        let mut mtd = CostQuery::new(Period::new(d("2026-11-01"), today));
+        mtd.granularity = Granularity::Monthly;
+        let mtd = sample.cost_and_usage(&mtd).await.unwrap().total();
+        let rest = sample
+            .forecast(&ForecastQuery::new(Period::new(today, d("2026-12-01"))))
+            .await
+            .unwrap()
+            .total;
+        assert_eq!(total.actual, Some(mtd));
+        assert_eq!(total.forecasted, Some(mtd + rest));
+        assert_eq!(
+            (total.period_start, total.period_end),
+            (Some(d("2026-11-01")), Some(d("2026-12-01")))
+        );
+        // Limits are whole steps, never zero.
+        assert!(r
+            .budgets
+            .iter()
+            .all(|b| b.limit.is_some_and(|l| l >= Decimal::from(100))));
+    }
+}
