@@ -57,6 +57,11 @@ fn assert_requests_follow_the_models(fake: &CeFake) {
     let received = fake.received();
     assert!(!received.is_empty());
     for r in received {
+        // The Agent asks Organizations for account names on the same endpoint; this
+        // fake refuses that, and costbot carries on with the configured names.
+        if r.target.starts_with("AWSOrganizationsV20161128.") {
+            continue;
+        }
         let (operation, content_type) = match r.target.strip_prefix(ce_fake::HUB_TARGET_PREFIX) {
             Some(op) => (format!("{HUB}{op}"), ce_fake::HUB_CONTENT_TYPE),
             None => (

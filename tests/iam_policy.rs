@@ -8,6 +8,30 @@ use std::path::Path;
 /// Operations that need no IAM permission (AWS documents GetCallerIdentity so).
 const NO_PERMISSION: &[&str] = &["sts:GetCallerIdentity"];
 
+/// Operations whose IAM action is not named like the operation: AWS's
+/// service authorization reference maps Budgets' DescribeBudgets to ViewBudget.
+const ACTION_OF: &[(&str, &str)] = &[("budgets:DescribeBudgets", "budgets:ViewBudget")];
+
+/// The SDK crates scanned, with each one's IAM prefix.
+const CRATES: &[(&str, &str)] = &[
+    ("aws_sdk_costexplorer", "ce"),
+    ("aws_sdk_sts", "sts"),
+    ("aws_sdk_budgets", "budgets"),
+    ("aws_sdk_organizations", "organizations"),
+    ("aws_sdk_costoptimizationhub", "cost-optimization-hub"),
+];
+
+/// Which service an operation method belongs to (the rest are Cost Explorer's).
+fn prefix_of(method: &str) -> &'static str {
+    match method {
+        "get_caller_identity" => "sts",
+        "describe_budgets" => "budgets",
+        "list_accounts" => "organizations",
+        "list_recommendations" => "cost-optimization-hub",
+        _ => "ce",
+    }
+}
+
 /// `snake_case` SDK method to the API's `PascalCase` operation.
 fn pascal(method: &str) -> String {
     method
@@ -42,15 +66,11 @@ fn called_operations() -> BTreeSet<String> {
     let mut ops = BTreeSet::new();
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
-        let services: Vec<&str> = [
-            ("aws_sdk_costexplorer", "ce"),
-            ("aws_sdk_sts", "sts"),
-            ("aws_sdk_costoptimizationhub", "cost-optimization-hub"),
-        ]
-        .iter()
-        .filter(|(krate, _)| text.contains(krate))
-        .map(|(_, prefix)| *prefix)
-        .collect();
+        let services: Vec<&str> = CRATES
+            .iter()
+            .filter(|(krate, _)| text.contains(krate))
+            .map(|(_, prefix)| *prefix)
+            .collect();
         if services.is_empty() {
             continue;
         }
@@ -64,16 +84,15 @@ fn called_operations() -> BTreeSet<String> {
             if !is_op {
                 continue;
             }
-            let prefix = if method == "get_caller_identity" {
-                "sts"
-            } else if services == ["cost-optimization-hub"] {
-                // A file that uses only the hub's SDK calls the hub.
-                "cost-optimization-hub"
-            } else {
-                "ce"
-            };
+            let prefix = prefix_of(method);
             assert!(services.contains(&prefix), "{method} in {}", f.display());
-            ops.insert(format!("{prefix}:{}", pascal(method)));
+            let op = format!("{prefix}:{}", pascal(method));
+            let action = ACTION_OF
+                .iter()
+                .find(|(o, _)| *o == op)
+                .map(|(_, a)| a.to_string())
+                .unwrap_or(op);
+            ops.insert(action);
         }
     }
     ops
@@ -114,6 +133,8 @@ fn the_policy_allows_exactly_what_costbot_calls() {
         "ce:GetReservationUtilization",
         "ce:GetRightsizingRecommendation",
         "cost-optimization-hub:ListRecommendations",
+        "budgets:ViewBudget",
+        "organizations:ListAccounts",
     ] {
         assert!(called.contains(known), "{known} not found in {called:?}");
     }

@@ -86,6 +86,8 @@ impl Ask {
                 (Intent::Commitments, None)
             }
             Some(ToolArgs::AwsRightsizing(a)) => (Intent::Rightsizing, Some(&a.filter)),
+            Some(ToolArgs::AwsBudgets(_)) => (Intent::Forecast, None),
+            Some(ToolArgs::AwsAccounts(_)) => (Intent::Total, None),
         };
         let subject = match filter {
             Some(f) => filter_subject(f),

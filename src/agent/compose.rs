@@ -317,10 +317,12 @@ pub fn compose(
                     f.month_start.format("%m").to_string().parse().unwrap_or(1),
                 );
                 // Beside AWS's own forecast, each figure says which method made it.
-                let method = if outputs
-                    .iter()
-                    .any(|o| matches!(o, ToolOutput::AwsForecast { .. }))
-                {
+                let method = if outputs.iter().any(|o| {
+                    matches!(
+                        o,
+                        ToolOutput::AwsForecast { .. } | ToolOutput::AwsBudgets { .. }
+                    )
+                }) {
                     "costbot's projection from the daily run rate: "
                 } else {
                     ""
@@ -337,20 +339,29 @@ pub fn compose(
                 a.figure("Forecast month total", f.forecast_total, unit);
                 a.figure("Forecast low (80%)", f.low, unit);
                 a.figure("Forecast high (80%)", f.high, unit);
+                // Beside AWS's budgets, the configured one says where it comes from.
+                let config_budget = if outputs
+                    .iter()
+                    .any(|o| matches!(o, ToolOutput::AwsBudgets { .. }))
+                {
+                    " set in costbot's config"
+                } else {
+                    ""
+                };
                 match (f.budget, *filtered) {
                     (Some(b), _) => {
                         a.figure("Monthly budget", b, unit);
                         let gap = f.forecast_total - b;
                         if gap > Decimal::ZERO {
                             a.summary.push_str(&format!(
-                                " That is {} over the {} budget{}.",
+                                " That is {} over the {} budget{config_budget}{}.",
                                 format(gap, unit),
                                 format(b, unit),
                                 f.budget_crossed_on.map(|d| format!(", which would be passed on {}", Period::day(d).label())).unwrap_or_default()
                             ));
                             a.figure("Forecast over budget", gap, unit);
                         } else {
-                            a.summary.push_str(&format!(" That is {} under the {} budget.", format(-gap, unit), format(b, unit)));
+                            a.summary.push_str(&format!(" That is {} under the {} budget{config_budget}.", format(-gap, unit), format(b, unit)));
                             a.figure("Forecast under budget", -gap, unit);
                         }
                     }
@@ -477,6 +488,17 @@ pub fn compose(
                 today,
                 &mut a,
             ),
+            ToolOutput::AwsBudgets { result, left_out } => {
+                let beside = outputs
+                    .iter()
+                    .any(|o| matches!(o, ToolOutput::Forecast { .. }));
+                super::compose_budgets::budgets(
+                    result, *left_out, what, beside, sample, today, &mut a,
+                )
+            }
+            ToolOutput::AwsAccounts { accounts, listed } => {
+                super::compose_budgets::accounts(accounts, listed.as_ref(), sample, &mut a)
+            }
             ToolOutput::Guides { hits } => {
                 if ask.intent == Intent::Advice {
                     match hits.first() {

@@ -5,6 +5,7 @@ pub mod answer;
 pub mod ask;
 pub mod compose;
 mod compose_aws;
+mod compose_budgets;
 mod compose_commitments;
 mod compose_rightsizing;
 pub mod error;
@@ -253,7 +254,31 @@ impl Agent {
         } else {
             None
         };
+        // Names from Organizations (cached for a day) before the question is read.
+        let listed = self.tools.source.refresh_accounts().await;
         let ctx = self.context(today);
+        let mut turned = self
+            .answer_with(inquiry, target, today, previous, ctx)
+            .await?;
+        if let (Some(l), true) = (listed, turned.keep_answer) {
+            turned.answer.tool_calls.push(ToolCallRecord {
+                name: "organization_accounts".into(),
+                arguments: serde_json::json!({}),
+                queries: vec![serde_json::json!({ "api": "ListAccounts", "query": l.query, "free_requests": l.requests })],
+                cost_explorer_requests: 0,
+            });
+        }
+        Ok(turned)
+    }
+
+    async fn answer_with(
+        &self,
+        inquiry: &Inquiry,
+        target: &Target,
+        today: NaiveDate,
+        previous: Option<Slots>,
+        ctx: PlanContext,
+    ) -> Result<Turned, AgentError> {
         let planned = self
             .planner
             .plan(&inquiry.text, previous.as_ref(), &ctx)
@@ -338,6 +363,7 @@ impl Agent {
                             "aws_forecast" => "forecast",
                             "aws_commitment_recommendations" => "purchase recommendation",
                             "aws_commitment_usage" => "commitment coverage or utilization",
+                            "aws_budgets" => "budgets (AWS Budgets)",
                             _ => "anomaly findings",
                         },
                         public.message
@@ -455,12 +481,18 @@ impl Agent {
                         // AWS's own analyses name their API; cost queries are GetCostAndUsage.
                         match (q.get("api").and_then(|v| v.as_str()), q.get("query")) {
                             (Some(api), Some(query)) => {
-                                // Calls that page say how many requests they took.
-                                let pages = match q.get("requests").and_then(|v| v.as_u64()) {
-                                    Some(n) => {
-                                        format!(" ({n} request{})", if n == 1 { "" } else { "s" })
+                                // Calls that page say how many requests they took; Budgets
+                                // and Organizations say theirs are free of charge.
+                                let s = |n: u64| if n == 1 { "" } else { "s" };
+                                let pages = match (
+                                    q.get("free_requests").and_then(|v| v.as_u64()),
+                                    q.get("requests").and_then(|v| v.as_u64()),
+                                ) {
+                                    (Some(n), _) => {
+                                        format!(" ({n} request{}, free of charge)", s(n))
                                     }
-                                    None => String::new(),
+                                    (None, Some(n)) => format!(" ({n} request{})", s(n)),
+                                    (None, None) => String::new(),
                                 };
                                 a.details.push(format!("  {api} query: {query}{pages}"))
                             }

@@ -25,6 +25,8 @@ use crate::config::CacheConfig;
 use crate::keyed_lock::KeyedLocks;
 use crate::store::Store;
 
+mod budgets;
+
 /// Counters shown by `/metrics` and the CLI.
 #[derive(Debug, Default)]
 pub struct SourceMetrics {
@@ -57,6 +59,9 @@ pub struct CachedSource {
     flights: KeyedLocks<Option<Landed>>,
     /// The same for AWS's forecasts and anomalies (outcomes kept as JSON).
     other_flights: KeyedLocks<Option<(Instant, Result<String, CostError>)>>,
+    /// The organization's account names (see `budgets.rs`).
+    org_names: std::sync::RwLock<budgets::OrgNames>,
+    accounts_refresh: tokio::sync::Mutex<()>,
 }
 
 impl CachedSource {
@@ -70,6 +75,8 @@ impl CachedSource {
             monthly_limit: None,
             flights: KeyedLocks::default(),
             other_flights: KeyedLocks::default(),
+            org_names: Default::default(),
+            accounts_refresh: Default::default(),
         }
     }
 
@@ -395,7 +402,7 @@ impl CostSource for CachedSource {
     }
 
     fn known_accounts(&self) -> Vec<(String, String)> {
-        self.inner.known_accounts()
+        self.merged_accounts()
     }
 
     fn known_tag_values(&self) -> Vec<(String, String)> {
@@ -508,6 +515,30 @@ impl CostSource for CachedSource {
 
     fn reads_optimization_hub(&self) -> bool {
         self.inner.reads_optimization_hub()
+    }
+
+    async fn budgets_metered(
+        &self,
+        q: &super::BudgetQuery,
+        meter: &Meter<'_>,
+    ) -> Result<super::BudgetResult, CostError> {
+        self.budgets_through(q, meter).await
+    }
+
+    async fn organization_accounts_metered(
+        &self,
+        q: &super::AccountsQuery,
+        meter: &Meter<'_>,
+    ) -> Result<super::AccountList, CostError> {
+        self.inner.organization_accounts_metered(q, meter).await
+    }
+
+    async fn refresh_accounts(&self) -> Option<super::AccountList> {
+        self.refresh_org_accounts().await
+    }
+
+    fn organization_account_names(&self) -> Vec<super::budgets::OrgAccount> {
+        self.org_accounts()
     }
 }
 

@@ -28,6 +28,7 @@ use crate::config::{AccountConfig, AwsConfig};
 
 mod commitments;
 // Rightsizing (GetRightsizingRecommendation) and Cost Optimization Hub, in their own files.
+mod budgets;
 mod hub;
 mod rightsizing;
 
@@ -46,6 +47,8 @@ pub struct ExplorerSource {
     utc_today: Today,
     /// Cost Optimization Hub clients, when `aws.cost_optimization_hub` is on.
     hub: Option<hub::HubClients>,
+    /// Budgets and Organizations on the same connections.
+    others: budgets::OtherClients,
 }
 
 impl ExplorerSource {
@@ -86,6 +89,7 @@ impl ExplorerSource {
         let mut hub = config
             .cost_optimization_hub
             .then(|| hub::HubClients::new(&default_sdk));
+        let mut others = budgets::OtherClients::new(&default_sdk);
         for account in &config.accounts {
             if !account.has_own_connection() {
                 continue;
@@ -109,6 +113,7 @@ impl ExplorerSource {
                 )
                 .await;
             }
+            others.add(Some(account.name.clone()), &sdk);
             connections.insert(account.name.clone(), Client::new(&sdk));
             if let Some(h) = &mut hub {
                 h.add(&account.name, &sdk);
@@ -129,6 +134,7 @@ impl ExplorerSource {
             requests: Arc::new(AtomicU64::new(0)),
             utc_today: Arc::new(|| Utc::now().date_naive()),
             hub,
+            others,
         }
     }
 
@@ -595,6 +601,22 @@ impl CostSource for ExplorerSource {
 
     fn reads_optimization_hub(&self) -> bool {
         self.reads_hub()
+    }
+
+    async fn budgets_metered(
+        &self,
+        q: &super::BudgetQuery,
+        meter: &Meter<'_>,
+    ) -> Result<super::BudgetResult, CostError> {
+        self.budgets_inner(q, meter).await
+    }
+
+    async fn organization_accounts_metered(
+        &self,
+        q: &super::AccountsQuery,
+        meter: &Meter<'_>,
+    ) -> Result<super::AccountList, CostError> {
+        self.accounts_inner(q, meter).await
     }
 }
 

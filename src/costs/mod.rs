@@ -2,6 +2,7 @@
 //! analysis built on them. AWS SDK types stay inside `explorer.rs`.
 
 pub mod analysis;
+pub mod budgets;
 pub mod cache;
 pub mod commitments;
 pub mod explorer;
@@ -19,6 +20,7 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+pub use budgets::{AccountList, AccountsQuery, BudgetQuery, BudgetResult};
 pub use insights::{AnomalyQuery, AnomalyResult, ForecastQuery, ForecastResult};
 pub use periods::Period;
 pub use rightsizing::{HubQuery, HubResult, RightsizingQuery, RightsizingResult};
@@ -565,5 +567,42 @@ pub trait CostSource: Send + Sync {
     /// Whether Cost Optimization Hub is read (switched on, or the sample's stand-in).
     fn reads_optimization_hub(&self) -> bool {
         false
+    }
+    /// AWS Budgets (DescribeBudgets), each page through `meter`. Free of
+    /// charge: callers pass an ungated meter (not the Cost Explorer cap).
+    async fn budgets_metered(
+        &self,
+        _query: &BudgetQuery,
+        _meter: &Meter<'_>,
+    ) -> Result<BudgetResult, CostError> {
+        Err(CostError::Unsupported(format!(
+            "{} does not provide AWS Budgets",
+            self.name()
+        )))
+    }
+    async fn budgets(&self, query: &BudgetQuery) -> Result<BudgetResult, CostError> {
+        self.budgets_metered(query, &Meter::new()).await
+    }
+    /// The organization's accounts (Organizations ListAccounts), each page
+    /// through `meter`. Free of charge, like Budgets.
+    async fn organization_accounts_metered(
+        &self,
+        _query: &AccountsQuery,
+        _meter: &Meter<'_>,
+    ) -> Result<AccountList, CostError> {
+        Err(CostError::Unsupported(format!(
+            "{} does not list the organization's accounts",
+            self.name()
+        )))
+    }
+    /// Makes the organization's account names known to `known_accounts`
+    /// (a cache decides when to ask again). Returns the list when this call
+    /// asked for it, for "how did you get that?"; None when nothing was asked.
+    async fn refresh_accounts(&self) -> Option<AccountList> {
+        None
+    }
+    /// The organization's accounts as last read by `refresh_accounts`.
+    fn organization_account_names(&self) -> Vec<budgets::OrgAccount> {
+        Vec::new()
     }
 }

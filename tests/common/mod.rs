@@ -28,11 +28,18 @@ fn free_port() -> u16 {
 /// Starts `moto_server` (from `$MOTO_SERVER` or PATH) on a free local port.
 /// `.ci/run` installs it; a missing moto fails the test rather than skipping it.
 pub async fn start_moto() -> Moto {
+    start_moto_with_env(&[]).await
+}
+
+/// [`start_moto`] with extra environment for the server (e.g. moto's
+/// `INITIAL_NO_AUTH_ACTION_COUNT`, which turns IAM checks on).
+pub async fn start_moto_with_env(env: &[(&str, &str)]) -> Moto {
     let exe = std::env::var("MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
     for _ in 0..3 {
         let port = free_port();
         let child = Command::new(&exe)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -176,6 +176,10 @@ pub fn calls_for(s: &Slots, today: NaiveDate) -> Vec<ToolCall> {
                 // AWS's own forecast beside costbot's projection, each labelled by method.
                 calls.push(call("aws_forecast", base_args(s)));
             }
+            if s.aws_budgets {
+                // AWS Budgets beside costbot's projection against the configured budget.
+                calls.push(call("aws_budgets", serde_json::Map::new()));
+            }
             calls
         }
         Intent::Anomalies => {

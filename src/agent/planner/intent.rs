@@ -190,6 +190,10 @@ pub(super) fn classify(c: &Cues) -> Option<Intent> {
     if super::commitments::asks(t) {
         return Some(Intent::Commitments);
     }
+    if ACCOUNT_LIST.is_match(t) {
+        // "which accounts do we have": spend by account, with their names.
+        return Some(Intent::Breakdown);
+    }
     let quantity = QUANTITY.is_match(t);
     // "what's the AWS forecast for EC2" asks for AWS's figure, not what a forecast is.
     let aws_figure = AWS_OWN.is_match(t) && FORECAST.is_match(t);
@@ -222,6 +226,7 @@ pub(super) fn classify(c: &Cues) -> Option<Intent> {
         || FORECAST.is_match(t)
         || ANOMALY.is_match(t)
         || AWS_OWN.is_match(t)
+        || BUDGET_STANDING.is_match(t)
         || (COMPARE.is_match(t) && WHY_CHANGE.is_match(t))
         || t.trim_end().ends_with('?');
     if !asks_for_figure && words(t) >= 6 && topical {
@@ -235,7 +240,7 @@ pub(super) fn classify(c: &Cues) -> Option<Intent> {
             Intent::Forecast
         });
     }
-    if FORECAST.is_match(t) {
+    if FORECAST.is_match(t) || BUDGET_STANDING.is_match(t) {
         return Some(Intent::Forecast);
     }
     if WHY_CHANGE.is_match(t) && (COMPARE.is_match(t) || ANOMALY.is_match(t)) {

@@ -74,6 +74,13 @@ pub struct Slots {
     /// Rightsizing across instance families was asked for ("to Graviton").
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cross_family: bool,
+    /// A forecast that names a budget: AWS Budgets answer beside costbot's
+    /// projection against the configured budget.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub aws_budgets: bool,
+    /// "which accounts do we have": the account names too (aws_accounts).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub account_names: bool,
 }
 
 /// A tool and its arguments, exactly as the tool receives them.
@@ -678,6 +685,8 @@ pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<P
                 aws_own: false,
                 commitment: None,
                 cross_family: false,
+                aws_budgets: false,
+                account_names: false,
             }
         }
     };
@@ -710,6 +719,13 @@ pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<P
         && vocabulary::CROSS_FAMILY.is_match(&text.to_lowercase())
     {
         slots.cross_family = true;
+    }
+    // Any budget asked about in a forecast: AWS's budgets too, not only the configured one.
+    slots.aws_budgets = slots.intent == Intent::Forecast && text.to_lowercase().contains("budget");
+    slots.account_names = slots.intent == Intent::Breakdown
+        && vocabulary::ACCOUNT_LIST.is_match(&text.to_lowercase());
+    if slots.account_names && slots.group_by.is_empty() {
+        slots.group_by = vec![Dimension::LinkedAccount];
     }
     if slots.intent == Intent::Advice && !ADVICE_ACCOUNT.is_match(&text.to_lowercase()) {
         // "dev boxes", "prod databases": advice is about the kind of resource, not an account.
@@ -756,7 +772,13 @@ pub fn plan(text: &str, previous: Option<&Slots>, ctx: &PlanContext) -> Result<P
             }
         }
     }
-    let calls = calls_for(&slots, ctx.today);
+    let mut calls = calls_for(&slots, ctx.today);
+    if slots.account_names {
+        calls.push(ToolCall {
+            name: "aws_accounts".into(),
+            arguments: serde_json::json!({}),
+        });
+    }
     Ok(Plan {
         slots,
         calls,

@@ -117,6 +117,21 @@ pub(super) static GUIDANCE: LazyLock<Regex> = LazyLock::new(|| {
 /// Of AWS's own analyses, the anomalies rather than the forecast.
 pub(super) static AWS_FLAGGED: LazyLock<Regex> =
     LazyLock::new(|| re(r"anomal|\bflag|\bdetect|spike"));
+/// Which accounts there are, by name: answered with spend by account and
+/// the names costbot knows (configured and from Organizations).
+pub(super) static ACCOUNT_LIST: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"\b(which|what) (aws )?accounts (do|does|are|exist|have)\b|\b(list|show|name)( me)? (all |of )?(the |our |my )?(aws |linked |member )?accounts\b|\baccount (names|list)\b|\baccounts (in|of) (the |our )?(org|organi[sz]ation)\b|\bwhat are (the |our )?accounts called\b",
+    )
+});
+/// Where the budgets stand: "are we over any budget", "which budgets will
+/// we blow", "budget status". Answered from AWS Budgets beside costbot's own
+/// projection against the configured budget.
+pub(super) static BUDGET_STANDING: LazyLock<Regex> = LazyLock::new(|| {
+    re(
+        r"\bbudgets\b.{0,40}\b(over|blow\w*|bust\w*|exceed\w*|overshoot\w*|overrun\w*|breach\w*|at risk|status|track\w*|stand\w*|doing|look\w*|going)\b|\b(over|within|under|against|blow\w*|bust\w*|exceed\w*|past|track\w*|overshoot\w*|overrun\w*|breach\w*|go over|gone over|went over|with) (any|all|all of|each of|one of|none of|some of|every)? ?(the |our |my |its |their |this month's |the monthly |aws |our aws )?budgets?\b|\bbudgets? (status|check|burn|health|report|overview|update)|\b(which|what|any|all|our|show|list) (of )?(the |our |my )?(aws )?budgets\b|\baws budgets?\b.{0,30}\b(over|status|track\w*|say|show)",
+    )
+});
 pub(super) static ANOMALY: LazyLock<Regex> = LazyLock::new(|| {
     re(
         r"anomal|spike|unusual|unexpected|weird|strange|\bsurge|outlier|sudden|out of the ordinary|abnormal|\bodd\b|out of line|stand out|\bblips?\b",

@@ -221,6 +221,23 @@ pub struct AwsRightsizingArgs {
     pub resource_types: Vec<String>,
 }
 
+/// AWS Budgets (DescribeBudgets): every budget with its limit, actual and forecasted spend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AwsBudgetsArgs {
+    /// Only these budgets (names as AWS has them, any case); all when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
+    /// Only budgets over their limit or forecast to go over.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub at_risk_only: bool,
+}
+
+/// The accounts costbot knows by name: configured ones and the organization's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AwsAccountsArgs {}
+
 /// A tool call's arguments, typed by tool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToolArgs {
@@ -234,10 +251,12 @@ pub enum ToolArgs {
     AwsRecommendations(AwsRecommendationsArgs),
     AwsCommitmentUsage(AwsCommitmentUsageArgs),
     AwsRightsizing(AwsRightsizingArgs),
+    AwsBudgets(AwsBudgetsArgs),
+    AwsAccounts(AwsAccountsArgs),
 }
 
 /// Every tool's name, in the order of [`super::definitions`].
-pub const TOOL_NAMES: [&str; 10] = [
+pub const TOOL_NAMES: [&str; 12] = [
     "get_cost_and_usage",
     "compare_periods",
     "forecast_month_end",
@@ -248,6 +267,8 @@ pub const TOOL_NAMES: [&str; 10] = [
     "aws_commitment_recommendations",
     "aws_commitment_usage",
     "aws_rightsizing",
+    "aws_budgets",
+    "aws_accounts",
 ];
 
 impl ToolArgs {
@@ -278,6 +299,8 @@ impl ToolArgs {
             }
             "aws_commitment_usage" => ToolArgs::AwsCommitmentUsage(read(name, arguments)?),
             "aws_rightsizing" => ToolArgs::AwsRightsizing(read(name, arguments)?),
+            "aws_budgets" => ToolArgs::AwsBudgets(read(name, arguments)?),
+            "aws_accounts" => ToolArgs::AwsAccounts(read(name, arguments)?),
             other => return Err(ToolError::UnknownTool(other.to_string())),
         })
     }
@@ -294,6 +317,8 @@ impl ToolArgs {
             ToolArgs::AwsRecommendations(_) => TOOL_NAMES[7],
             ToolArgs::AwsCommitmentUsage(_) => TOOL_NAMES[8],
             ToolArgs::AwsRightsizing(_) => TOOL_NAMES[9],
+            ToolArgs::AwsBudgets(_) => TOOL_NAMES[10],
+            ToolArgs::AwsAccounts(_) => TOOL_NAMES[11],
         }
     }
 
@@ -310,6 +335,8 @@ impl ToolArgs {
             ToolArgs::AwsRecommendations(a) => serde_json::to_value(a),
             ToolArgs::AwsCommitmentUsage(a) => serde_json::to_value(a),
             ToolArgs::AwsRightsizing(a) => serde_json::to_value(a),
+            ToolArgs::AwsBudgets(a) => serde_json::to_value(a),
+            ToolArgs::AwsAccounts(a) => serde_json::to_value(a),
         };
         v.unwrap_or(Value::Null)
     }
@@ -421,6 +448,11 @@ mod tests {
                 benefits_considered: Some(false),
                 resource_types: vec!["Ec2Instance".into()],
             }),
+            "aws_budgets" => ToolArgs::AwsBudgets(AwsBudgetsArgs {
+                names: vec!["prod-monthly".into()],
+                at_risk_only: true,
+            }),
+            "aws_accounts" => ToolArgs::AwsAccounts(AwsAccountsArgs {}),
             other => panic!("no full arguments for {other}"),
         }
     }

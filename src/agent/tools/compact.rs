@@ -278,6 +278,32 @@ impl ToolOutput {
                 })),
                 "optimization_hub_note": hub_note,
             }}),
+            ToolOutput::AwsBudgets {
+                result: r,
+                left_out,
+            } => json!({ "aws_budgets": {
+                "source_api": "DescribeBudgets",
+                "source": r.source,
+                "account_id": r.account_id,
+                "free_of_charge": true,
+                "left_out": left_out,
+                "budgets": r.budgets.iter().take(MAX_GROUPS).map(|b| json!({
+                    "name": b.name,
+                    "type": b.budget_type,
+                    "time_unit": b.time_unit,
+                    "unit": b.unit,
+                    "limit": b.limit.map(amount),
+                    "actual": b.actual.map(amount),
+                    "forecasted": b.forecasted.map(amount),
+                    "standing": b.standing(),
+                })).collect::<Vec<_>>(),
+                "more_budgets": r.budgets.len().saturating_sub(MAX_GROUPS),
+            }}),
+            ToolOutput::AwsAccounts { accounts, listed } => json!({ "aws_accounts": {
+                "source_api": listed.as_ref().map(|_| "ListAccounts"),
+                "accounts": accounts.iter().take(MAX_POINTS).collect::<Vec<_>>(),
+                "more_accounts": accounts.len().saturating_sub(MAX_POINTS),
+            }}),
             ToolOutput::Guides { hits } => json!({ "guides": hits.iter().map(|h| json!({
                 "guide": h.guide,
                 "title": h.title,

@@ -7,9 +7,10 @@ mod commitments;
 pub mod compact;
 
 pub use args::{
-    AwsAnomaliesArgs, AwsCommitmentUsageArgs, AwsForecastArgs, AwsRecommendationsArgs,
-    AwsRightsizingArgs, ComparePeriodsArgs, DateRange, FilterArgs, FindAnomaliesArgs,
-    ForecastMonthEndArgs, GetCostAndUsageArgs, ImpactArgs, SearchGuidesArgs, ToolArgs, TOOL_NAMES,
+    AwsAccountsArgs, AwsAnomaliesArgs, AwsBudgetsArgs, AwsCommitmentUsageArgs, AwsForecastArgs,
+    AwsRecommendationsArgs, AwsRightsizingArgs, ComparePeriodsArgs, DateRange, FilterArgs,
+    FindAnomaliesArgs, ForecastMonthEndArgs, GetCostAndUsageArgs, ImpactArgs, SearchGuidesArgs,
+    ToolArgs, TOOL_NAMES,
 };
 
 use std::sync::Arc;
@@ -19,13 +20,14 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 use crate::costs::analysis::{self, Anomaly, AnomalySettings, Forecast, Mover};
+use crate::costs::budgets::BudgetStanding;
 use crate::costs::insights::ImpactFilter;
 use crate::costs::periods::{add_months, month_start, Period};
 use crate::costs::rightsizing::RecommendationTarget;
 use crate::costs::{
-    AnomalyQuery, AnomalyResult, CostError, CostFilter, CostQuery, CostResult, CostSource,
-    Dimension, ForecastQuery, ForecastResult, Granularity, HubQuery, HubResult, Metric,
-    RightsizingQuery, RightsizingResult, TagFilter,
+    AccountList, AnomalyQuery, AnomalyResult, BudgetQuery, BudgetResult, CostError, CostFilter,
+    CostQuery, CostResult, CostSource, Dimension, ForecastQuery, ForecastResult, Granularity,
+    HubQuery, HubResult, Metric, RightsizingQuery, RightsizingResult, TagFilter,
 };
 use crate::language::services::{self, UnknownService};
 use crate::retrieval::{Hit, RetrievalError, Retriever};
@@ -94,6 +96,27 @@ pub enum ToolOutput {
         hub: Option<HubResult>,
         hub_note: Option<String>,
     },
+    /// AWS Budgets (DescribeBudgets), `result.budgets` narrowed as asked.
+    AwsBudgets {
+        result: BudgetResult,
+        /// Budgets left out by the arguments (names, at-risk only).
+        left_out: usize,
+    },
+    /// Accounts known by name, each with where the name comes from.
+    AwsAccounts {
+        accounts: Vec<NamedAccount>,
+        /// Set when Organizations was asked during this call.
+        listed: Option<AccountList>,
+    },
+}
+
+/// An account name costbot resolves, and where the name comes from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NamedAccount {
+    pub name: String,
+    pub id: String,
+    /// "costbot.toml", "Organizations" or "sample".
+    pub from: &'static str,
 }
 
 impl ToolOutput {
@@ -112,7 +135,9 @@ impl ToolOutput {
             | ToolOutput::AwsAnomalies { .. }
             | ToolOutput::AwsRecommendations { .. }
             | ToolOutput::AwsCommitmentUsage { .. }
-            | ToolOutput::AwsRightsizing { .. } => vec![],
+            | ToolOutput::AwsRightsizing { .. }
+            | ToolOutput::AwsBudgets { .. }
+            | ToolOutput::AwsAccounts { .. } => vec![],
         }
     }
 }
@@ -149,6 +174,16 @@ impl ToolOutput {
                 }
                 v
             }
+            // Free APIs: their requests are listed, not billed.
+            ToolOutput::AwsBudgets { result, .. } => vec![json!({
+                "api": "DescribeBudgets",
+                "query": { "account_id": result.account_id, "max_results": result.query.max_results },
+                "free_requests": result.requests,
+            })],
+            ToolOutput::AwsAccounts { listed, .. } => listed
+                .iter()
+                .map(|l| json!({ "api": "ListAccounts", "query": l.query, "free_requests": l.requests }))
+                .collect(),
             other => other
                 .results()
                 .iter()
@@ -167,6 +202,8 @@ impl ToolOutput {
             // Cost Optimization Hub charges nothing per request: its pages are
             // named with the query ("how did you get that?"), not billed here.
             ToolOutput::AwsRightsizing { result, .. } => result.requests,
+            // Budgets and Organizations are free of charge.
+            ToolOutput::AwsBudgets { .. } | ToolOutput::AwsAccounts { .. } => 0,
             other => other.results().iter().map(|r| r.requests).sum(),
         }
     }
@@ -298,6 +335,19 @@ pub fn definitions() -> Value {
                 "benefits_considered": { "type": "boolean", "default": true, "description": "Count Reserved Instance and Savings Plans discounts in the savings" },
                 "resource_types": { "type": "array", "items": { "type": "string", "enum": ["Ec2Instance", "LambdaFunction", "EbsVolume", "EcsService", "Ec2AutoScalingGroup", "RdsDbInstance", "RdsDbInstanceStorage", "AuroraDbClusterStorage", "NatGateway", "Ec2InstanceSavingsPlans", "ComputeSavingsPlans", "Ec2ReservedInstances", "RdsReservedInstances"] }, "description": "Cost Optimization Hub resource types; all when absent" }
             }, "additionalProperties": false }
+        }},
+        { "type": "function", "function": {
+            "name": "aws_budgets",
+            "description": "The budgets set in AWS Budgets (DescribeBudgets): each budget's limit, actual and forecasted spend for its current period, time unit and type. Not the monthly budget in costbot's config (forecast_month_end compares that).",
+            "parameters": { "type": "object", "properties": {
+                "names": { "type": "array", "items": { "type": "string" }, "description": "Only these budgets, by name" },
+                "at_risk_only": { "type": "boolean", "default": false, "description": "Only budgets over their limit or forecast to go over" }
+            }, "additionalProperties": false }
+        }},
+        { "type": "function", "function": {
+            "name": "aws_accounts",
+            "description": "The AWS accounts costbot knows by name: configured in costbot.toml, and the organization's (Organizations ListAccounts, cached for a day). Configured names win.",
+            "parameters": { "type": "object", "properties": {}, "additionalProperties": false }
         }}
     ])
 }
@@ -504,6 +554,47 @@ impl Tools {
                 self.commitment_usage(a, window).await
             }
             ToolArgs::AwsRightsizing(a) => self.rightsizing(a, today, name).await,
+            ToolArgs::AwsBudgets(a) => {
+                let mut result = self.source.budgets(&BudgetQuery::default()).await?;
+                let before = result.budgets.len();
+                result.budgets.retain(|b| {
+                    (a.names.is_empty() || a.names.iter().any(|n| n.eq_ignore_ascii_case(&b.name)))
+                        && (!a.at_risk_only
+                            || matches!(
+                                b.standing(),
+                                BudgetStanding::Over | BudgetStanding::ForecastOver
+                            ))
+                });
+                if !a.names.is_empty() && result.budgets.is_empty() && !a.at_risk_only {
+                    return Err(bad(format!(
+                        "no AWS budget is named {}",
+                        a.names.join(" or ")
+                    )));
+                }
+                let left_out = before - result.budgets.len();
+                Ok(ToolOutput::AwsBudgets { result, left_out })
+            }
+            ToolArgs::AwsAccounts(AwsAccountsArgs {}) => {
+                let listed = self.source.refresh_accounts().await;
+                let org = self.source.organization_account_names();
+                let sample = self.source.is_sample();
+                let accounts = self
+                    .source
+                    .known_accounts()
+                    .into_iter()
+                    .map(|(name, id)| {
+                        let from = if sample {
+                            "sample"
+                        } else if org.iter().any(|o| o.id == id && o.name == name) {
+                            "Organizations"
+                        } else {
+                            "costbot.toml"
+                        };
+                        NamedAccount { name, id, from }
+                    })
+                    .collect();
+                Ok(ToolOutput::AwsAccounts { accounts, listed })
+            }
             ToolArgs::FindAnomalies(a) => {
                 let window = period(&a.period, "period")?;
                 let settings = AnomalySettings::default();

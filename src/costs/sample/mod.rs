@@ -19,6 +19,7 @@ use super::{
     CostError, CostQuery, CostResult, CostSource, Dimension, Granularity, GroupAmount, TimeBucket,
 };
 
+mod budgets;
 mod catalog;
 mod commitments;
 mod events;
@@ -366,6 +367,22 @@ impl CostSource for SampleSource {
 
     fn reads_optimization_hub(&self) -> bool {
         true
+    }
+
+    async fn budgets_metered(
+        &self,
+        q: &super::BudgetQuery,
+        _meter: &super::Meter<'_>,
+    ) -> Result<super::BudgetResult, CostError> {
+        budgets::budgets(self, q, (self.clock)()).await
+    }
+
+    async fn organization_accounts_metered(
+        &self,
+        q: &super::AccountsQuery,
+        _meter: &super::Meter<'_>,
+    ) -> Result<super::AccountList, CostError> {
+        budgets::accounts(q)
     }
 }
 
