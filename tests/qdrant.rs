@@ -126,6 +126,77 @@ async fn qdrant_upserts_filters_and_deletes_stale_chunks() {
         .unwrap();
 }
 
+#[tokio::test]
+async fn a_collection_made_for_another_model_is_reported_with_what_to_do() {
+    let test = "a_collection_made_for_another_model_is_reported_with_what_to_do";
+    let Some(url) = qdrant_url(test).await else {
+        return;
+    };
+    let Some(dir) = model::model_dir(test) else {
+        return;
+    };
+    let embedder = Arc::new(Embedder::load(&dir).unwrap());
+    // An older model's collection: same name, vectors of another size.
+    let collection = format!("costbot_test_dim_{}", std::process::id());
+    let client = qdrant_client::Qdrant::from_url(&url)
+        .skip_compatibility_check()
+        .build()
+        .unwrap();
+    let other = embedder.dim as u64 + 128;
+    client
+        .create_collection(
+            qdrant_client::qdrant::CreateCollectionBuilder::new(&collection).vectors_config(
+                qdrant_client::qdrant::VectorParamsBuilder::new(
+                    other,
+                    qdrant_client::qdrant::Distance::Cosine,
+                ),
+            ),
+        )
+        .await
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let knowledge = model::three_guides();
+    let store = Store::open(&data.path().join("q.db")).await.unwrap();
+    let index = GuideIndex::new(
+        LexicalIndex::new(store.clone()),
+        Some(Arc::new(DenseIndex::new(store.clone(), embedder.clone()))),
+        Some(QdrantStore::connect(&url, None, &collection).unwrap()),
+        RetrievalMode::Hybrid,
+    );
+    let err = index
+        .sync(&guides::load(Some(knowledge.path())).unwrap(), &|_, _| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    let points = client
+        .count(qdrant_client::qdrant::CountPointsBuilder::new(&collection).exact(true))
+        .await
+        .unwrap()
+        .result
+        .unwrap()
+        .count;
+    client.delete_collection(&collection).await.unwrap();
+    for part in [
+        collection.as_str(),
+        &format!("vectors of size {other}"),
+        &format!("vectors of size {}", embedder.dim),
+        "delete the collection",
+        "COSTBOT_QDRANT_COLLECTION",
+        "costbot index",
+    ] {
+        assert!(err.contains(part), "{part:?} missing from: {err}");
+    }
+    assert!(!err.to_lowercase().contains("grpc"), "{err}");
+    assert_eq!(points, 0, "nothing is sent to a mismatched collection");
+    // Search goes on lexically meanwhile.
+    assert!(!index.is_dense_ready());
+    let hits = index
+        .search("logs never expire and storage keeps growing", &[], 2)
+        .await
+        .unwrap();
+    assert_eq!(hits[0].guide, "cloudwatch-logs-retention.md");
+}
+
 /// Kills the test's own Qdrant also when an assertion fails.
 struct Server(std::process::Child);
 impl Drop for Server {

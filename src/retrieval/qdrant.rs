@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use qdrant_client::qdrant::point_id::PointIdOptions;
 use qdrant_client::qdrant::{
-    with_payload_selector::SelectorOptions, Condition, CreateCollectionBuilder,
+    vectors_config, with_payload_selector::SelectorOptions, Condition, CreateCollectionBuilder,
     CreateFieldIndexCollectionBuilder, DeletePointsBuilder, Distance, FieldType, Filter,
     PayloadIncludeSelector, PointId, PointStruct, PointsIdsList, QueryPointsBuilder,
     ScrollPointsBuilder, UpsertPointsBuilder, VectorParamsBuilder,
@@ -86,6 +86,7 @@ impl QdrantStore {
             .await
             .map_err(q_err)?
         {
+            self.check_vectors(dim).await?;
             return Ok(false);
         }
         self.client
@@ -107,6 +108,34 @@ impl QdrantStore {
             .await
             .map_err(q_err)?;
         Ok(true)
+    }
+
+    /// An existing collection must hold one unnamed vector of the model's
+    /// size: otherwise every upsert would fail with a gRPC "wrong input",
+    /// which does not say that the collection was made for another model.
+    async fn check_vectors(&self, dim: usize) -> Result<(), RetrievalError> {
+        let info = self
+            .client
+            .collection_info(&self.collection)
+            .await
+            .map_err(q_err)?;
+        let vectors = info
+            .result
+            .and_then(|i| i.config)
+            .and_then(|c| c.params)
+            .and_then(|p| p.vectors_config)
+            .and_then(|v| v.config);
+        let found = match vectors {
+            Some(vectors_config::Config::Params(p)) if p.size == dim as u64 => return Ok(()),
+            Some(vectors_config::Config::Params(p)) => format!("vectors of size {}", p.size),
+            Some(vectors_config::Config::ParamsMap(_)) => "named vectors".to_string(),
+            None => "no vector configuration".to_string(),
+        };
+        Err(RetrievalError::QdrantCollectionMismatch {
+            collection: self.collection.clone(),
+            found,
+            dim,
+        })
     }
 
     /// Brings the collection in step with the current chunks: upserts the
