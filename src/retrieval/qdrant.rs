@@ -254,7 +254,9 @@ impl QdrantStore {
         let mut req = QueryPointsBuilder::new(&self.collection)
             .query(vector.to_vec())
             .limit(limit as u64)
-            .with_payload(false);
+            .with_payload(SelectorOptions::Include(PayloadIncludeSelector {
+                fields: vec!["guide".to_string()],
+            }));
         if let Some(s) = services.filter(|s| !s.is_empty()) {
             req = req.filter(Filter::must([Condition::matches("services", s.to_vec())]));
         }
@@ -269,8 +271,16 @@ impl QdrantStore {
                 },
             )
             .collect();
-        // Map point ids back to chunk ids through the content hash.
-        let chunks = store.chunk_keys().await.map_err(q_err)?;
+        // Map point ids back to chunk ids through the content hash, reading
+        // only the chunks of the guides found (not every chunk, per query).
+        let mut guides: Vec<String> = found
+            .result
+            .iter()
+            .filter_map(|p| p.payload.get("guide").and_then(|v| v.as_str()).cloned())
+            .collect();
+        guides.sort_unstable();
+        guides.dedup();
+        let chunks = store.chunk_keys_of(&guides).await.map_err(q_err)?;
         let by_point: HashMap<u64, i64> = chunks
             .into_iter()
             .map(|(id, guide, h)| (point_id(&guide, &h), id))
