@@ -197,6 +197,79 @@ async fn a_collection_made_for_another_model_is_reported_with_what_to_do() {
     assert_eq!(hits[0].guide, "cloudwatch-logs-retention.md");
 }
 
+/// `costbot eval retrieval --store STORE` on a few of the evaluation
+/// questions: what it printed.
+fn eval_with(store: &str, url: &str, collection: &str, model: &std::path::Path) -> String {
+    let data = tempfile::tempdir().unwrap();
+    let questions = data.path().join("q.jsonl");
+    let all = std::fs::read_to_string("tests/retrieval_questions.jsonl").unwrap();
+    std::fs::write(
+        &questions,
+        all.lines().take(20).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_costbot"))
+        .args(["eval", "retrieval", "--questions"])
+        .arg(&questions)
+        .args(["--store", store])
+        .current_dir(data.path())
+        .env("COSTBOT_DATA_DIR", data.path())
+        .env("COSTBOT_MODEL_DIR", model)
+        .env("QDRANT_URL", url)
+        .env("COSTBOT_QDRANT_COLLECTION", collection)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[tokio::test]
+async fn eval_retrieval_measures_qdrant_with_the_same_figures_as_the_embedded_store() {
+    let test = "eval_retrieval_measures_qdrant_with_the_same_figures_as_the_embedded_store";
+    let Some(url) = qdrant_url(test).await else {
+        return;
+    };
+    let Some(dir) = model::model_dir(test) else {
+        return;
+    };
+    let collection = format!("costbot_test_eval_{}", std::process::id());
+    let embedded = eval_with("embedded", &url, &collection, &dir);
+    let qdrant = eval_with("qdrant", &url, &collection, &dir);
+    qdrant_client::Qdrant::from_url(&url)
+        .skip_compatibility_check()
+        .build()
+        .unwrap()
+        .delete_collection(&collection)
+        .await
+        .unwrap();
+    assert!(embedded.contains("vectors: embedded store"), "{embedded}");
+    assert!(
+        qdrant.contains(&format!(
+            "vectors: Qdrant at {url}, collection {collection}"
+        )),
+        "{qdrant}"
+    );
+    // Below Qdrant's indexing threshold its search is exact: the same ranking.
+    let rows = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| {
+                ["lexical ", "dense ", "hybrid "]
+                    .iter()
+                    .any(|m| l.starts_with(m))
+            })
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(rows(&embedded).len(), 3, "{embedded}");
+    assert!(!embedded.contains("skipped"), "{embedded}");
+    assert_eq!(rows(&qdrant), rows(&embedded));
+}
+
 /// Kills the test's own Qdrant also when an assertion fails.
 struct Server(std::process::Child);
 impl Drop for Server {
