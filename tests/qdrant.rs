@@ -178,7 +178,7 @@ async fn a_collection_made_for_another_model_is_reported_with_what_to_do() {
     client.delete_collection(&collection).await.unwrap();
     for part in [
         collection.as_str(),
-        &format!("vectors of size {other}"),
+        &format!("vectors of size {other} compared by cosine"),
         &format!("vectors of size {}", embedder.dim),
         "delete the collection",
         "COSTBOT_QDRANT_COLLECTION",
@@ -195,6 +195,32 @@ async fn a_collection_made_for_another_model_is_reported_with_what_to_do() {
         .await
         .unwrap();
     assert_eq!(hits[0].guide, "cloudwatch-logs-retention.md");
+
+    // The right size but another distance would rank differently: refused too.
+    client
+        .create_collection(
+            qdrant_client::qdrant::CreateCollectionBuilder::new(&collection).vectors_config(
+                qdrant_client::qdrant::VectorParamsBuilder::new(
+                    embedder.dim as u64,
+                    qdrant_client::qdrant::Distance::Euclid,
+                ),
+            ),
+        )
+        .await
+        .unwrap();
+    let err = index
+        .sync(&guides::load(Some(knowledge.path())).unwrap(), &|_, _| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    client.delete_collection(&collection).await.unwrap();
+    assert!(
+        err.contains(&format!(
+            "holds vectors of size {} compared by euclid",
+            embedder.dim
+        )),
+        "{err}"
+    );
 }
 
 /// `costbot eval retrieval --store STORE` on a few of the evaluation

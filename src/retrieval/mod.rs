@@ -28,9 +28,10 @@ pub enum RetrievalError {
     #[error("Qdrant failed: {0}")]
     Qdrant(String),
     #[error(
-        "the Qdrant collection {collection} holds {found}, but the embedding model makes vectors \
-         of size {dim} (the collection was made for another model): delete the collection or \
-         set COSTBOT_QDRANT_COLLECTION to a new name, then run `costbot index` to fill it again"
+        "the Qdrant collection {collection} holds {found}, but costbot's embedding model needs \
+         cosine vectors of size {dim} (the collection was made for another model): delete the \
+         collection or set COSTBOT_QDRANT_COLLECTION to a new name, then run `costbot index` to \
+         fill it again"
     )]
     QdrantCollectionMismatch {
         collection: String,

@@ -110,8 +110,8 @@ impl QdrantStore {
         Ok(true)
     }
 
-    /// An existing collection must hold one unnamed vector of the model's
-    /// size: otherwise every upsert would fail with a gRPC "wrong input",
+    /// An existing collection must hold one unnamed cosine vector of the
+    /// model's size: otherwise every upsert would fail with a gRPC "wrong input",
     /// which does not say that the collection was made for another model.
     async fn check_vectors(&self, dim: usize) -> Result<(), RetrievalError> {
         let info = self
@@ -126,8 +126,18 @@ impl QdrantStore {
             .and_then(|p| p.vectors_config)
             .and_then(|v| v.config);
         let found = match vectors {
-            Some(vectors_config::Config::Params(p)) if p.size == dim as u64 => return Ok(()),
-            Some(vectors_config::Config::Params(p)) => format!("vectors of size {}", p.size),
+            Some(vectors_config::Config::Params(p))
+                if p.size == dim as u64 && p.distance == Distance::Cosine as i32 =>
+            {
+                return Ok(())
+            }
+            Some(vectors_config::Config::Params(p)) => format!(
+                "vectors of size {} compared by {}",
+                p.size,
+                Distance::try_from(p.distance)
+                    .map(|d| d.as_str_name().to_lowercase())
+                    .unwrap_or_else(|_| "an unknown distance".into())
+            ),
             Some(vectors_config::Config::ParamsMap(_)) => "named vectors".to_string(),
             None => "no vector configuration".to_string(),
         };
