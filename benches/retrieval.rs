@@ -1,5 +1,7 @@
-//! Retrieval benchmark with the embedded store: time to index the corpus
-//! from scratch and incrementally, and query latency p50/p99 per mode.
+//! Retrieval benchmark: time to index the corpus from scratch and
+//! incrementally, and query latency p50/p99 per mode, with the embedded
+//! store and, when QDRANT_URL is set, with Qdrant (a collection of its own,
+//! deleted afterwards).
 //!
 //! `cargo bench --bench retrieval` runs it in full and prints a report.
 //! Under `cargo test --all-targets` (no `--bench` argument) it runs one quick
@@ -11,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use costbot::config::RetrievalMode;
 use costbot::retrieval::dense::{default_model_dir, missing_files, DenseIndex, Embedder};
-use costbot::retrieval::eval::load_questions;
-use costbot::retrieval::{guides, GuideIndex, LexicalIndex};
+use costbot::retrieval::eval::{load_questions, Question};
+use costbot::retrieval::qdrant::QdrantStore;
+use costbot::retrieval::{guides, Guide, GuideIndex, LexicalIndex};
 use costbot::store::Store;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -35,9 +38,10 @@ async fn main() {
         .map(std::path::PathBuf::from)
         .ok()
         .or_else(default_model_dir);
+    let model_dir = model_dir.filter(|d| missing_files(d).is_empty());
     let embedder = model_dir
-        .filter(|d| missing_files(d).is_empty())
-        .map(|d| Arc::new(Embedder::load(&d).expect("model loads")));
+        .as_ref()
+        .map(|d| Arc::new(Embedder::load(d).expect("model loads")));
     let guides = guides::load(None).unwrap();
     let questions = load_questions(Path::new("tests/retrieval_questions.jsonl")).unwrap();
     let questions = if full {
@@ -112,11 +116,34 @@ async fn main() {
     } else {
         vec![RetrievalMode::Lexical]
     };
+    latencies(&index, &questions, rounds, &modes).await;
+
+    match (std::env::var("QDRANT_URL"), model_dir) {
+        (Err(_), _) => println!("qdrant: skipped (QDRANT_URL is not set)"),
+        (Ok(_), None) => println!("qdrant: skipped (no embedding model)"),
+        (Ok(url), Some(dir)) => {
+            // A model of its own: the embedded run's has every question's
+            // vector cached, which would spare Qdrant's queries the embedding.
+            let e = Arc::new(Embedder::load(&dir).expect("model loads"));
+            qdrant(&url, &store, e, &guides, &edited, &questions, rounds).await
+        }
+    }
+    store.close().await;
+}
+
+/// Query latency per mode, `rounds` times over the questions, as the Agent
+/// asks (top 5).
+async fn latencies(
+    index: &GuideIndex,
+    questions: &[Question],
+    rounds: usize,
+    modes: &[RetrievalMode],
+) {
     println!("{:<8} {:>10} {:>10} {:>10}", "mode", "p50", "p99", "max");
-    for mode in modes {
+    for &mode in modes {
         let mut times = Vec::new();
         for _ in 0..rounds {
-            for q in &questions {
+            for q in questions {
                 let t = Instant::now();
                 let hits = index.search_mode(&q.question, &[], 5, mode).await.unwrap();
                 times.push(t.elapsed());
@@ -132,5 +159,75 @@ async fn main() {
             ms(*times.last().unwrap())
         );
     }
-    store.close().await;
+}
+
+/// The same corpus, questions, model and k with the vectors in Qdrant. The
+/// vectors come from the same local embedder either way, so the embedding
+/// already done above is reused and what is timed is Qdrant's part.
+async fn qdrant(
+    url: &str,
+    store: &Store,
+    embedder: Arc<Embedder>,
+    guides: &[Guide],
+    edited: &[Guide],
+    questions: &[Question],
+    rounds: usize,
+) {
+    let collection = format!("costbot_bench_{}", std::process::id());
+    let client = qdrant_client::Qdrant::from_url(url)
+        .skip_compatibility_check()
+        .build()
+        .unwrap();
+    let q = QdrantStore::connect(url, None, &collection).unwrap();
+    // As tests/qdrant.rs: no server is a skip, unless one is required (CI).
+    let version = match q.server_version().await {
+        Ok(v) => v,
+        Err(e) if std::env::var("COSTBOT_REQUIRE_QDRANT").is_ok_and(|v| v == "1") => {
+            panic!("COSTBOT_REQUIRE_QDRANT=1 but no Qdrant answers at {url}: {e}")
+        }
+        Err(e) => {
+            println!("qdrant: skipped (no Qdrant answers at {url}: {e})");
+            return;
+        }
+    };
+    println!("qdrant {version} at {url}, collection {collection}");
+    let index = GuideIndex::new(
+        LexicalIndex::new(store.clone()),
+        Some(Arc::new(DenseIndex::new(store.clone(), embedder))),
+        Some(q),
+        RetrievalMode::Hybrid,
+    );
+    let t = Instant::now();
+    let s = index.sync(edited, &|_, _| {}).await.unwrap();
+    let q = s.qdrant.unwrap();
+    assert!(q.created_collection);
+    println!(
+        "qdrant index from scratch (empty collection, vectors already embedded): {} ({} points upserted)",
+        ms(t.elapsed()),
+        q.upserted
+    );
+    // Incremental: the guide edited above goes back to how it was.
+    let t = Instant::now();
+    let s = index.sync(guides, &|_, _| {}).await.unwrap();
+    println!(
+        "qdrant index incrementally (1 guide edited): {} ({} guide updated, {} chunks embedded, {} points upserted, {} deleted)",
+        ms(t.elapsed()),
+        s.lexical.updated,
+        s.dense.as_ref().map(|d| d.embedded).unwrap_or(0),
+        s.qdrant.as_ref().map(|q| q.upserted).unwrap_or(0),
+        s.qdrant.as_ref().map(|q| q.deleted).unwrap_or(0)
+    );
+    let t = Instant::now();
+    let s = index.sync(guides, &|_, _| {}).await.unwrap();
+    let q = s.qdrant.unwrap();
+    assert_eq!((q.upserted, q.deleted), (0, 0));
+    println!("qdrant index with nothing changed: {}", ms(t.elapsed()));
+    latencies(
+        &index,
+        questions,
+        rounds,
+        &[RetrievalMode::Dense, RetrievalMode::Hybrid],
+    )
+    .await;
+    client.delete_collection(&collection).await.unwrap();
 }

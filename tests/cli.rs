@@ -208,3 +208,30 @@ fn tools_prints_the_definitions_a_model_is_given() {
         .collect();
     assert_eq!(names, costbot::agent::tools::TOOL_NAMES);
 }
+
+#[test]
+fn eval_against_qdrant_without_a_server_says_what_to_set() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("q.jsonl"),
+        r#"{"question": "NAT gateway charges", "relevant": ["nat-gateway.md"]}"#,
+    )
+    .unwrap();
+    let out = costbot(dir.path())
+        .args([
+            "eval",
+            "retrieval",
+            "--questions",
+            "q.jsonl",
+            "--store",
+            "qdrant",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--store qdrant needs a Qdrant server: set QDRANT_URL"),
+        "{err}"
+    );
+}

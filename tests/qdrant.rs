@@ -126,6 +126,176 @@ async fn qdrant_upserts_filters_and_deletes_stale_chunks() {
         .unwrap();
 }
 
+#[tokio::test]
+async fn a_collection_made_for_another_model_is_reported_with_what_to_do() {
+    let test = "a_collection_made_for_another_model_is_reported_with_what_to_do";
+    let Some(url) = qdrant_url(test).await else {
+        return;
+    };
+    let Some(dir) = model::model_dir(test) else {
+        return;
+    };
+    let embedder = Arc::new(Embedder::load(&dir).unwrap());
+    // An older model's collection: same name, vectors of another size.
+    let collection = format!("costbot_test_dim_{}", std::process::id());
+    let client = qdrant_client::Qdrant::from_url(&url)
+        .skip_compatibility_check()
+        .build()
+        .unwrap();
+    let other = embedder.dim as u64 + 128;
+    client
+        .create_collection(
+            qdrant_client::qdrant::CreateCollectionBuilder::new(&collection).vectors_config(
+                qdrant_client::qdrant::VectorParamsBuilder::new(
+                    other,
+                    qdrant_client::qdrant::Distance::Cosine,
+                ),
+            ),
+        )
+        .await
+        .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let knowledge = model::three_guides();
+    let store = Store::open(&data.path().join("q.db")).await.unwrap();
+    let index = GuideIndex::new(
+        LexicalIndex::new(store.clone()),
+        Some(Arc::new(DenseIndex::new(store.clone(), embedder.clone()))),
+        Some(QdrantStore::connect(&url, None, &collection).unwrap()),
+        RetrievalMode::Hybrid,
+    );
+    let err = index
+        .sync(&guides::load(Some(knowledge.path())).unwrap(), &|_, _| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    let points = client
+        .count(qdrant_client::qdrant::CountPointsBuilder::new(&collection).exact(true))
+        .await
+        .unwrap()
+        .result
+        .unwrap()
+        .count;
+    client.delete_collection(&collection).await.unwrap();
+    for part in [
+        collection.as_str(),
+        &format!("vectors of size {other} compared by cosine"),
+        &format!("vectors of size {}", embedder.dim),
+        "delete the collection",
+        "COSTBOT_QDRANT_COLLECTION",
+        "costbot index",
+    ] {
+        assert!(err.contains(part), "{part:?} missing from: {err}");
+    }
+    assert!(!err.to_lowercase().contains("grpc"), "{err}");
+    assert_eq!(points, 0, "nothing is sent to a mismatched collection");
+    // Search goes on lexically meanwhile.
+    assert!(!index.is_dense_ready());
+    let hits = index
+        .search("logs never expire and storage keeps growing", &[], 2)
+        .await
+        .unwrap();
+    assert_eq!(hits[0].guide, "cloudwatch-logs-retention.md");
+
+    // The right size but another distance would rank differently: refused too.
+    client
+        .create_collection(
+            qdrant_client::qdrant::CreateCollectionBuilder::new(&collection).vectors_config(
+                qdrant_client::qdrant::VectorParamsBuilder::new(
+                    embedder.dim as u64,
+                    qdrant_client::qdrant::Distance::Euclid,
+                ),
+            ),
+        )
+        .await
+        .unwrap();
+    let err = index
+        .sync(&guides::load(Some(knowledge.path())).unwrap(), &|_, _| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    client.delete_collection(&collection).await.unwrap();
+    assert!(
+        err.contains(&format!(
+            "holds vectors of size {} compared by euclid",
+            embedder.dim
+        )),
+        "{err}"
+    );
+}
+
+/// `costbot eval retrieval --store STORE` on a few of the evaluation
+/// questions: what it printed.
+fn eval_with(store: &str, url: &str, collection: &str, model: &std::path::Path) -> String {
+    let data = tempfile::tempdir().unwrap();
+    let questions = data.path().join("q.jsonl");
+    let all = std::fs::read_to_string("tests/retrieval_questions.jsonl").unwrap();
+    std::fs::write(
+        &questions,
+        all.lines().take(20).collect::<Vec<_>>().join("\n"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_costbot"))
+        .args(["eval", "retrieval", "--questions"])
+        .arg(&questions)
+        .args(["--store", store])
+        .current_dir(data.path())
+        .env("COSTBOT_DATA_DIR", data.path())
+        .env("COSTBOT_MODEL_DIR", model)
+        .env("QDRANT_URL", url)
+        .env("COSTBOT_QDRANT_COLLECTION", collection)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[tokio::test]
+async fn eval_retrieval_measures_qdrant_with_the_same_figures_as_the_embedded_store() {
+    let test = "eval_retrieval_measures_qdrant_with_the_same_figures_as_the_embedded_store";
+    let Some(url) = qdrant_url(test).await else {
+        return;
+    };
+    let Some(dir) = model::model_dir(test) else {
+        return;
+    };
+    let collection = format!("costbot_test_eval_{}", std::process::id());
+    let embedded = eval_with("embedded", &url, &collection, &dir);
+    let qdrant = eval_with("qdrant", &url, &collection, &dir);
+    qdrant_client::Qdrant::from_url(&url)
+        .skip_compatibility_check()
+        .build()
+        .unwrap()
+        .delete_collection(&collection)
+        .await
+        .unwrap();
+    assert!(embedded.contains("vectors: embedded store"), "{embedded}");
+    assert!(
+        qdrant.contains(&format!(
+            "vectors: Qdrant at {url}, collection {collection}"
+        )),
+        "{qdrant}"
+    );
+    // Below Qdrant's indexing threshold its search is exact: the same ranking.
+    let rows = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| {
+                ["lexical ", "dense ", "hybrid "]
+                    .iter()
+                    .any(|m| l.starts_with(m))
+            })
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(rows(&embedded).len(), 3, "{embedded}");
+    assert!(!embedded.contains("skipped"), "{embedded}");
+    assert_eq!(rows(&qdrant), rows(&embedded));
+}
+
 /// Kills the test's own Qdrant also when an assertion fails.
 struct Server(std::process::Child);
 impl Drop for Server {

@@ -22,6 +22,10 @@ pub enum What {
         /// How deep to look for the reciprocal rank.
         #[arg(long, default_value_t = 10)]
         k: usize,
+        /// Where dense search looks: the embedded store (SQLite) or Qdrant
+        /// (needs QDRANT_URL). Default: as configured.
+        #[arg(long, value_enum)]
+        store: Option<VectorStore>,
     },
     /// Accuracy of the rules planner per intent and slot, asking back, and
     /// the right guide in the top three for advice.
@@ -38,9 +42,19 @@ pub enum What {
     },
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VectorStore {
+    Embedded,
+    Qdrant,
+}
+
 pub async fn run(config: Config, args: Args) -> anyhow::Result<ExitCode> {
     match args.what {
-        What::Retrieval { questions, k } => retrieval(config, &questions, k).await,
+        What::Retrieval {
+            questions,
+            k,
+            store,
+        } => retrieval(config, &questions, k, store).await,
         What::Planner {
             questions,
             today,
@@ -148,12 +162,29 @@ async fn planner(
 }
 
 async fn retrieval(
-    config: Config,
+    mut config: Config,
     questions: &std::path::Path,
     k: usize,
+    store: Option<VectorStore>,
 ) -> anyhow::Result<ExitCode> {
+    match store {
+        Some(VectorStore::Embedded) => config.retrieval.qdrant_url = None,
+        Some(VectorStore::Qdrant) if config.retrieval.qdrant_url.is_none() => anyhow::bail!(
+            "--store qdrant needs a Qdrant server: set QDRANT_URL (its gRPC port, e.g. http://127.0.0.1:6334) or retrieval.qdrant_url in costbot.toml"
+        ),
+        _ => {}
+    }
     super::with_app(config, None, async |app| {
         let questions = load_questions(questions)?;
+        // Qdrant is in use only when the model is (it stores the model's vectors).
+        match (&app.config.retrieval.qdrant_url, &app.index.qdrant) {
+            (Some(url), Some(_)) => println!(
+                "vectors: Qdrant at {url}, collection {}",
+                app.config.retrieval.qdrant_collection
+            ),
+            _ if app.guides.has_dense() => println!("vectors: embedded store (SQLite)"),
+            _ => {}
+        }
         println!("{} questions; success@k = share of questions with a relevant guide in the top k; MRR over the top {k}.", questions.len());
         println!(
             "{:<8} {:>10} {:>10} {:>8}",

@@ -27,6 +27,17 @@ pub enum RetrievalError {
     Dense(String),
     #[error("Qdrant failed: {0}")]
     Qdrant(String),
+    #[error(
+        "the Qdrant collection {collection} holds {found}, but costbot's embedding model needs \
+         cosine vectors of size {dim} (the collection was made for another model): delete the \
+         collection or set COSTBOT_QDRANT_COLLECTION to a new name, then run `costbot index` to \
+         fill it again"
+    )]
+    QdrantCollectionMismatch {
+        collection: String,
+        found: String,
+        dim: usize,
+    },
 }
 
 /// One passage from a guide, with what a citation needs.

@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use qdrant_client::qdrant::point_id::PointIdOptions;
 use qdrant_client::qdrant::{
-    with_payload_selector::SelectorOptions, Condition, CreateCollectionBuilder,
+    vectors_config, with_payload_selector::SelectorOptions, Condition, CreateCollectionBuilder,
     CreateFieldIndexCollectionBuilder, DeletePointsBuilder, Distance, FieldType, Filter,
     PayloadIncludeSelector, PointId, PointStruct, PointsIdsList, QueryPointsBuilder,
     ScrollPointsBuilder, UpsertPointsBuilder, VectorParamsBuilder,
@@ -86,6 +86,7 @@ impl QdrantStore {
             .await
             .map_err(q_err)?
         {
+            self.check_vectors(dim).await?;
             return Ok(false);
         }
         self.client
@@ -107,6 +108,44 @@ impl QdrantStore {
             .await
             .map_err(q_err)?;
         Ok(true)
+    }
+
+    /// An existing collection must hold one unnamed cosine vector of the
+    /// model's size: otherwise every upsert would fail with a gRPC "wrong input",
+    /// which does not say that the collection was made for another model.
+    async fn check_vectors(&self, dim: usize) -> Result<(), RetrievalError> {
+        let info = self
+            .client
+            .collection_info(&self.collection)
+            .await
+            .map_err(q_err)?;
+        let vectors = info
+            .result
+            .and_then(|i| i.config)
+            .and_then(|c| c.params)
+            .and_then(|p| p.vectors_config)
+            .and_then(|v| v.config);
+        let found = match vectors {
+            Some(vectors_config::Config::Params(p))
+                if p.size == dim as u64 && p.distance == Distance::Cosine as i32 =>
+            {
+                return Ok(())
+            }
+            Some(vectors_config::Config::Params(p)) => format!(
+                "vectors of size {} compared by {}",
+                p.size,
+                Distance::try_from(p.distance)
+                    .map(|d| d.as_str_name().to_lowercase())
+                    .unwrap_or_else(|_| "an unknown distance".into())
+            ),
+            Some(vectors_config::Config::ParamsMap(_)) => "named vectors".to_string(),
+            None => "no vector configuration".to_string(),
+        };
+        Err(RetrievalError::QdrantCollectionMismatch {
+            collection: self.collection.clone(),
+            found,
+            dim,
+        })
     }
 
     /// Brings the collection in step with the current chunks: upserts the
@@ -225,7 +264,9 @@ impl QdrantStore {
         let mut req = QueryPointsBuilder::new(&self.collection)
             .query(vector.to_vec())
             .limit(limit as u64)
-            .with_payload(false);
+            .with_payload(SelectorOptions::Include(PayloadIncludeSelector {
+                fields: vec!["guide".to_string()],
+            }));
         if let Some(s) = services.filter(|s| !s.is_empty()) {
             req = req.filter(Filter::must([Condition::matches("services", s.to_vec())]));
         }
@@ -240,8 +281,16 @@ impl QdrantStore {
                 },
             )
             .collect();
-        // Map point ids back to chunk ids through the content hash.
-        let chunks = store.chunk_keys().await.map_err(q_err)?;
+        // Map point ids back to chunk ids through the content hash, reading
+        // only the chunks of the guides found (not every chunk, per query).
+        let mut guides: Vec<String> = found
+            .result
+            .iter()
+            .filter_map(|p| p.payload.get("guide").and_then(|v| v.as_str()).cloned())
+            .collect();
+        guides.sort_unstable();
+        guides.dedup();
+        let chunks = store.chunk_keys_of(&guides).await.map_err(q_err)?;
         let by_point: HashMap<u64, i64> = chunks
             .into_iter()
             .map(|(id, guide, h)| (point_id(&guide, &h), id))

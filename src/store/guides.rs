@@ -186,6 +186,26 @@ impl Store {
                 .await?,
         )
     }
+
+    /// [`Store::chunk_keys`] for the chunks of these guides only (the guides
+    /// a Qdrant search found: a query reads its hits, not the corpus).
+    pub async fn chunk_keys_of(
+        &self,
+        guides: &[String],
+    ) -> Result<Vec<(i64, String, String)>, StoreError> {
+        if guides.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders = vec!["?"; guides.len()].join(",");
+        let sql = format!(
+            "SELECT id, guide_path, content_hash FROM chunks WHERE guide_path IN ({placeholders})"
+        );
+        let mut q = sqlx::query_as(&sql);
+        for g in guides {
+            q = q.bind(g);
+        }
+        Ok(q.fetch_all(self.pool()).await?)
+    }
 }
 
 async fn delete_guide(
