@@ -6,9 +6,12 @@
 //! configured one, and the sample organization's budgets via `costbot ask`.
 //!
 //! moto's DescribeBudgets does not page (it ignores MaxResults and always
-//! returns every budget with no NextToken), so the paging loop is exercised
-//! here with one page only; Organizations' paging is tested in aws_accounts.rs.
+//! returns every budget with no NextToken), so paging is tested against the
+//! botocore-checked fake in tests/support/ce_fake.rs; Organizations' paging
+//! is tested in aws_accounts.rs.
 
+#[path = "support/ce_fake.rs"]
+mod ce_fake;
 mod common;
 
 use std::sync::Arc;
@@ -383,4 +386,74 @@ async fn refused_budgets_leave_costbots_projection_standing() {
         "{:?}",
         answer.notes
     );
+}
+
+/// One DescribeBudgets budget as AWS returns it (checked against botocore).
+fn budget_json(name: &str, limit: &str, actual: &str, forecast: &str) -> serde_json::Value {
+    serde_json::json!({
+        "BudgetName": name,
+        "BudgetLimit": { "Amount": limit, "Unit": "USD" },
+        "TimeUnit": "MONTHLY",
+        "BudgetType": "COST",
+        "CalculatedSpend": {
+            "ActualSpend": { "Amount": actual, "Unit": "USD" },
+            "ForecastedSpend": { "Amount": forecast, "Unit": "USD" }
+        },
+        "TimePeriod": { "Start": 1793491200.0, "End": 1796083200.0 }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_budgets_follows_next_token_and_counts_every_page() {
+    let fake = ce_fake::CeFake::start().await;
+    let pages = [
+        serde_json::json!({
+            "Budgets": [budget_json("platform-monthly", "1000", "1200.55", "1500.10")],
+            "NextToken": "page-2"
+        }),
+        serde_json::json!({
+            "Budgets": [budget_json("prod-monthly", "5000", "3100.123456", "5250.5")]
+        }),
+    ];
+    for page in pages {
+        let problems = ce_fake::model_problems("Budgets.DescribeBudgets", "output", &page);
+        assert!(problems.is_empty(), "the fake's own answer: {problems:?}");
+        fake.answer("Budgets.DescribeBudgets", page);
+    }
+    let aws = AwsConfig {
+        endpoint_url: Some(fake.url.clone()),
+        ..AwsConfig::default()
+    };
+    let source = ExplorerSource::with_base(common::sdk_config(&fake.url).await, &aws).await;
+    let meter = Meter::new();
+    let q = BudgetQuery {
+        max_results: Some(1),
+        connection: None,
+    };
+    let r = source.budgets_metered(&q, &meter).await.unwrap();
+    // GetCallerIdentity, then both pages.
+    assert_eq!(fake.count("Budgets.DescribeBudgets"), 2);
+    assert_eq!((meter.spent(), r.requests), (3, 3));
+    assert_eq!(source.requests_made(), 0, "no Cost Explorer request");
+    let names: Vec<&str> = r.budgets.iter().map(|b| b.name.as_str()).collect();
+    assert_eq!(names, ["platform-monthly", "prod-monthly"]);
+    assert_eq!(r.budgets[1].actual, Some(d("3100.123456")));
+    // Every request as botocore's model has it; the second carries the token.
+    let sent: Vec<serde_json::Value> = fake
+        .received()
+        .into_iter()
+        .filter(|x| x.target == "AWSBudgetServiceGateway.DescribeBudgets")
+        .map(|x| x.body)
+        .collect();
+    for body in &sent {
+        let problems = ce_fake::model_problems("Budgets.DescribeBudgets", "input", body);
+        assert!(
+            problems.is_empty(),
+            "costbot's request {body}: {problems:?}"
+        );
+        assert_eq!(body["AccountId"], ce_fake::ACCOUNT);
+        assert_eq!(body["MaxResults"], 1);
+    }
+    assert!(sent[0].get("NextToken").is_none());
+    assert_eq!(sent[1]["NextToken"], "page-2");
 }

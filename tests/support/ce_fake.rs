@@ -5,6 +5,8 @@
 //! `Content-Type: application/x-amz-json-1.1`. It answers from per-operation
 //! queues (the last answer repeats) and records every request, so a test can
 //! check each body against botocore's service model (`ce_model_check.py`).
+//! It also answers AWS Budgets' DescribeBudgets (to test paging, which moto's
+//! does not do) and the STS GetCallerIdentity costbot asks before it.
 #![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
@@ -28,6 +30,14 @@ const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
 pub const HUB_TARGET_PREFIX: &str = "CostOptimizationHubService.";
 pub const HUB_CONTENT_TYPE: &str = "application/x-amz-json-1.0";
 pub const HUB: &str = "CostOptimizationHub.";
+/// AWS Budgets speaks AWS JSON 1.1 under its own target prefix; queued as
+/// "Budgets.<Operation>". moto has Budgets, but its DescribeBudgets never
+/// pages, so the paging test uses this fake.
+pub const BUDGETS_TARGET_PREFIX: &str = "AWSBudgetServiceGateway.";
+pub const BUDGETS: &str = "Budgets.";
+/// The account STS GetCallerIdentity names (AWS query protocol, XML), which
+/// costbot asks before DescribeBudgets; recorded as "STS.GetCallerIdentity".
+pub const ACCOUNT: &str = "123456789012";
 
 /// One request as received.
 #[derive(Debug, Clone)]
@@ -92,9 +102,10 @@ impl CeFake {
     }
 
     pub fn count(&self, operation: &str) -> usize {
-        let target = match operation.strip_prefix(HUB) {
-            Some(op) => format!("{HUB_TARGET_PREFIX}{op}"),
-            None => format!("{TARGET_PREFIX}{operation}"),
+        let target = match (operation.strip_prefix(HUB), operation.strip_prefix(BUDGETS)) {
+            (Some(op), _) => format!("{HUB_TARGET_PREFIX}{op}"),
+            (None, Some(op)) => format!("{BUDGETS_TARGET_PREFIX}{op}"),
+            _ => format!("{TARGET_PREFIX}{operation}"),
         };
         self.received()
             .iter()
@@ -113,6 +124,16 @@ async fn handle(State(fake): State<CeFake>, headers: HeaderMap, body: Bytes) -> 
     };
     let target = header("x-amz-target");
     let content_type = header("content-type");
+    if content_type.starts_with("application/x-www-form-urlencoded")
+        && String::from_utf8_lossy(&body).contains("Action=GetCallerIdentity")
+    {
+        fake.inner.lock().unwrap().received.push(Received {
+            target: "STS.GetCallerIdentity".into(),
+            content_type,
+            body: Value::Null,
+        });
+        return caller_identity();
+    }
     let body: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(_) => return error(400, "SerializationException", "the body is not JSON"),
@@ -126,9 +147,11 @@ async fn handle(State(fake): State<CeFake>, headers: HeaderMap, body: Bytes) -> 
     let (operation, wanted) = match (
         target.strip_prefix(TARGET_PREFIX),
         target.strip_prefix(HUB_TARGET_PREFIX),
+        target.strip_prefix(BUDGETS_TARGET_PREFIX),
     ) {
-        (Some(op), _) => (op.to_string(), CONTENT_TYPE),
-        (None, Some(op)) => (format!("{HUB}{op}"), HUB_CONTENT_TYPE),
+        (Some(op), _, _) => (op.to_string(), CONTENT_TYPE),
+        (None, Some(op), _) => (format!("{HUB}{op}"), HUB_CONTENT_TYPE),
+        (None, None, Some(op)) => (format!("{BUDGETS}{op}"), CONTENT_TYPE),
         _ => return error(400, "UnknownOperationException", "no such target"),
     };
     if content_type != wanted {
@@ -144,6 +167,21 @@ async fn handle(State(fake): State<CeFake>, headers: HeaderMap, body: Bytes) -> 
         queue.front().cloned().unwrap()
     };
     respond_as(status, body, wanted)
+}
+
+/// STS GetCallerIdentity's answer, as the query protocol returns it.
+fn caller_identity() -> Response {
+    let xml = format!(
+        r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">
+  <GetCallerIdentityResult>
+    <Arn>arn:aws:iam::{ACCOUNT}:user/costbot</Arn>
+    <UserId>AIDACOSTBOTTEST</UserId>
+    <Account>{ACCOUNT}</Account>
+  </GetCallerIdentityResult>
+  <ResponseMetadata><RequestId>costbot-fake</RequestId></ResponseMetadata>
+</GetCallerIdentityResponse>"#
+    );
+    (StatusCode::OK, [("content-type", "text/xml")], xml).into_response()
 }
 
 fn respond(status: u16, body: Value) -> Response {
@@ -169,6 +207,9 @@ fn error(status: u16, error_type: &str, message: &str) -> Response {
 /// Checks a body against botocore's model of `operation` ("input" or
 /// "output"), with COSTBOT_PYTHON (botocore installed); the problems found.
 pub fn model_problems(operation: &str, direction: &str, body: &Value) -> Vec<String> {
+    if let Some(op) = operation.strip_prefix(BUDGETS) {
+        return service_model_problems("budgets", op, direction, body);
+    }
     match operation.strip_prefix(HUB) {
         Some(op) => service_model_problems("cost-optimization-hub", op, direction, body),
         None => service_model_problems("ce", operation, direction, body),
